@@ -1,0 +1,665 @@
+"""The default store: one SQLite file in WAL mode, one writer thread, readers apart."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import orjson
+
+from ..batch import ReportBatch, from_us, to_us
+from ..model import (
+    Actor,
+    Alert,
+    AlertEvent,
+    Incident,
+    Line,
+    Party,
+    Report,
+    Settings,
+    Site,
+    Unit,
+)
+from .base import Ack, AlertQuery, IngestResult, Reference, Role, StoredEvent, Token
+from .migrations import migrate
+from .rows import (
+    REPORT_COLUMNS,
+    batch_from_rows,
+    fold,
+    report_from_row,
+    report_rows,
+    with_ids,
+)
+from .writer import Writer
+
+Synchronous = Literal["full", "normal", "extra"]
+
+_ID_CHUNK = 900
+
+
+@dataclass(frozen=True, slots=True)
+class AlertPage:
+    alerts: list[Alert]
+    next_after: int | None
+
+
+EventListener = Callable[[list[StoredEvent]], None]
+
+
+class SQLiteStore:
+    """A `Store` on one SQLite file.
+
+    `synchronous="full"` (the default) makes every commit reach the disk before the
+    call returns, so a committed write survives a kill -9 of the process and a power
+    loss; "normal" still survives a process kill in WAL mode but not a power loss.
+    """
+
+    def __init__(self, path: str | Path, synchronous: Synchronous = "full") -> None:
+        if synchronous not in ("full", "normal", "extra"):
+            raise ValueError(f"synchronous: expected full, normal or extra, got '{synchronous}'")
+        self.path = Path(path)
+        self.synchronous = synchronous
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._pending: dict[str, int] = {}
+        self._listeners: list[EventListener] = []
+        self._event_seq: dict[str, int] = {}
+        setup = self._open()
+        try:
+            migrate(setup)
+            self._next_batch = (
+                setup.execute("SELECT MAX(batch) FROM reports").fetchone()[0] or 0
+            ) + 1
+        finally:
+            setup.close()
+        self._writer = Writer(self._open_writer, on_rollback=self._load_counters)
+
+    # connections ---------------------------------------------------------------
+
+    def _open(self) -> sqlite3.Connection:
+        connection = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        connection.execute("PRAGMA busy_timeout = 10000")
+        connection.execute("PRAGMA journal_mode = WAL")
+        connection.execute(f"PRAGMA synchronous = {self.synchronous.upper()}")
+        connection.execute("PRAGMA foreign_keys = ON")
+        return connection
+
+    def _open_writer(self) -> sqlite3.Connection:
+        connection = self._open()
+        self._load_counters(connection)
+        return connection
+
+    def _load_counters(self, connection: sqlite3.Connection) -> None:
+        rows = connection.execute("SELECT party, MAX(seq) FROM alert_events GROUP BY party")
+        self._event_seq = {party: seq for party, seq in rows}
+
+    def _reader(self) -> sqlite3.Connection:
+        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = self._open()
+            connection.execute("PRAGMA query_only = ON")
+            self._local.connection = connection
+            with self._lock:
+                self._readers.append(connection)
+        return connection
+
+    def _read(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        return self._reader().execute(sql, params).fetchall()
+
+    def close(self) -> None:
+        self._writer.close()
+        with self._lock:
+            for connection in self._readers:
+                connection.close()
+            self._readers.clear()
+
+    def __enter__(self) -> SQLiteStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def add_listener(self, listener: EventListener) -> None:
+        """Call `listener` on the writer thread with the events of each commit, in order."""
+        self._listeners.append(listener)
+
+    def schema_versions(self) -> list[int]:
+        return [row[0] for row in self._read("SELECT version FROM schema_migrations ORDER BY 1")]
+
+    # reference data ------------------------------------------------------------
+
+    def put_reference(self, reference: Reference) -> None:
+        def job(c: sqlite3.Connection) -> None:
+            for party in reference.parties:
+                _put_party(c, party)
+            for actor in reference.actors:
+                _put_actor(c, actor)
+            for unit in reference.units:
+                _put_unit(c, unit)
+            for line in reference.lines:
+                _put_line(c, line)
+            for site in reference.sites:
+                _put_site(c, site)
+            c.execute(
+                "INSERT OR REPLACE INTO settings (id, document) VALUES (1, ?)",
+                (reference.settings.model_dump_json(),),
+            )
+
+        self._writer.run(job)
+
+    def put_party(self, party: Party) -> None:
+        self._writer.run(lambda c: _put_party(c, party))
+
+    def put_actor(self, actor: Actor) -> None:
+        self._writer.run(lambda c: _put_actor(c, actor))
+
+    def put_unit(self, unit: Unit) -> None:
+        self._writer.run(lambda c: _put_unit(c, unit))
+
+    def put_units(self, units: Sequence[Unit]) -> None:
+        def job(c: sqlite3.Connection) -> None:
+            for unit in units:
+                _put_unit(c, unit)
+
+        self._writer.run(job)
+
+    def put_line(self, line: Line) -> None:
+        self._writer.run(lambda c: _put_line(c, line))
+
+    def put_site(self, site: Site) -> None:
+        self._writer.run(lambda c: _put_site(c, site))
+
+    def put_settings(self, settings: Settings) -> None:
+        self._writer.run(
+            lambda c: c.execute(
+                "INSERT OR REPLACE INTO settings (id, document) VALUES (1, ?)",
+                (settings.model_dump_json(),),
+            )
+        )
+
+    def reference(self) -> Reference:
+        return Reference(
+            parties=self.parties(),
+            actors=self.actors(),
+            units=self.units(),
+            lines=self.lines(),
+            sites=self.sites(),
+            settings=self.settings(),
+        )
+
+    def parties(self) -> list[Party]:
+        rows = self._read("SELECT id, name FROM parties ORDER BY position, id")
+        return [Party(id=i, name=n) for i, n in rows]
+
+    def actors(self) -> list[Actor]:
+        rows = self._read("SELECT id, name, party FROM actors ORDER BY position, id")
+        return [Actor(id=i, name=n, party=p) for i, n, p in rows]
+
+    def units(self) -> list[Unit]:
+        rows = self._read(
+            "SELECT id, name, actor, kind, strength, equipment FROM units ORDER BY position, id"
+        )
+        return [
+            Unit(id=i, name=n, actor=a, kind=k, strength=s, equipment=orjson.loads(e))
+            for i, n, a, k, s, e in rows
+        ]
+
+    def lines(self) -> list[Line]:
+        rows = self._read(
+            'SELECT id, name, "left", "right", buffer_m, coordinates FROM lines'
+            " ORDER BY position, id"
+        )
+        return [
+            Line(id=i, name=n, left=le, right=r, buffer_m=b, coordinates=orjson.loads(c))
+            for i, n, le, r, b, c in rows
+        ]
+
+    def sites(self) -> list[Site]:
+        rows = self._read(
+            "SELECT id, name, party, kind, lon, lat, personnel, priority FROM sites"
+            " ORDER BY position, id"
+        )
+        return [
+            Site(id=i, name=n, party=p, kind=k, lon=lo, lat=la, personnel=pe, priority=pr)
+            for i, n, p, k, lo, la, pe, pr in rows
+        ]
+
+    def settings(self) -> Settings:
+        rows = self._read("SELECT document FROM settings WHERE id = 1")
+        return Settings.model_validate_json(rows[0][0]) if rows else Settings()
+
+    # reports -------------------------------------------------------------------
+
+    def new_reports(self, batch: ReportBatch) -> ReportBatch:
+        """The rows of `batch` not stored yet (nor queued, nor earlier in the batch),
+        each with an id."""
+        batch = with_ids(batch)
+        ids: list[str] = batch.report_id.tolist()
+        known: set[str] = set()
+        unique = list(dict.fromkeys(ids))
+        connection = self._reader()
+        for start in range(0, len(unique), _ID_CHUNK):
+            chunk = unique[start : start + _ID_CHUNK]
+            marks = ",".join("?" * len(chunk))
+            known.update(
+                row[0]
+                for row in connection.execute(
+                    f"SELECT id FROM reports WHERE id IN ({marks})", chunk
+                )
+            )
+        with self._lock:
+            known.update(i for i in unique if i in self._pending)
+        keep: list[int] = []
+        seen: set[str] = set()
+        for i, rid in enumerate(ids):
+            if rid in known or rid in seen:
+                continue
+            seen.add(rid)
+            keep.append(i)
+        if len(keep) == len(ids):
+            return batch
+        return batch.take(np.asarray(keep, dtype=np.intp))
+
+    def submit_batch(
+        self, batch: ReportBatch, events: list[AlertEvent]
+    ) -> Future[tuple[IngestResult, list[StoredEvent]]]:
+        """Queue the reports and the events they caused for one transaction.
+
+        Until it commits, the ids count as stored for `new_reports`, so that a report
+        sent twice in quick succession reaches the engine once.
+        """
+        batch = with_ids(batch)
+        ids: list[str] = batch.report_id.tolist()
+        with self._lock:
+            number = self._next_batch
+            self._next_batch += 1
+            for rid in ids:
+                self._pending[rid] = self._pending.get(rid, 0) + 1
+        rows = report_rows(batch, number)
+        stored: list[StoredEvent] = []
+
+        def job(c: sqlite3.Connection) -> tuple[IngestResult, list[StoredEvent]]:
+            before = c.total_changes
+            c.executemany(
+                "INSERT OR IGNORE INTO reports (id, batch, observer, time_us, unit, lon, lat,"
+                " strength, equipment, source, rating) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                rows,
+            )
+            accepted = c.total_changes - before
+            stored.extend(_store_events(c, events, number, self._event_seq))
+            return IngestResult(accepted, len(rows) - accepted), stored
+
+        def after() -> None:
+            self._release(ids)
+            if stored:
+                for listener in self._listeners:
+                    listener(stored)
+
+        future: Future[tuple[IngestResult, list[StoredEvent]]] = self._writer.submit(job, after)
+        future.add_done_callback(lambda f: self._release(ids) if f.exception() else None)
+        return future
+
+    def _release(self, ids: list[str]) -> None:
+        with self._lock:
+            for rid in ids:
+                left = self._pending.get(rid, 0) - 1
+                if left > 0:
+                    self._pending[rid] = left
+                else:
+                    self._pending.pop(rid, None)
+
+    def commit_batch(self, batch: ReportBatch, events: list[AlertEvent]) -> IngestResult:
+        """Store the reports and the events they caused in one transaction."""
+        return self.submit_batch(batch, events).result()[0]
+
+    def report_batches(self) -> Iterator[ReportBatch]:
+        """The stored reports in the batches they came in, in ingest order."""
+        connection = self._open()
+        try:
+            cursor = connection.execute(f"SELECT batch, {REPORT_COLUMNS} FROM reports ORDER BY seq")
+            current: int | None = None
+            rows: list[tuple[Any, ...]] = []
+            while True:
+                chunk = cursor.fetchmany(10000)
+                if not chunk:
+                    break
+                for row in chunk:
+                    if row[0] != current and rows:
+                        yield batch_from_rows(rows)
+                        rows = []
+                    current = row[0]
+                    rows.append(row[1:])
+            if rows:
+                yield batch_from_rows(rows)
+        finally:
+            connection.close()
+
+    def report_count(self) -> int:
+        return int(self._read("SELECT COUNT(*) FROM reports")[0][0])
+
+    def track(
+        self, party: str, unit: str, since: datetime | None = None, until: datetime | None = None
+    ) -> list[Report]:
+        """One unit's reports in `party`'s picture, in time order."""
+        low = to_us(since) if since else -(2**62)
+        high = to_us(until) if until else 2**62
+        rows = self._read(
+            f"SELECT {REPORT_COLUMNS} FROM reports WHERE observer = ? AND unit = ?"
+            " AND time_us BETWEEN ? AND ? ORDER BY time_us, seq",
+            (party, unit, low, high),
+        )
+        return [report_from_row(r) for r in rows]
+
+    def latest_reports(self, party: str, at: datetime | None = None) -> list[Report]:
+        """Each unit's last report in `party`'s picture as of `at`, carrying the unit's
+        last reported strength and equipment."""
+        high = to_us(at) if at else 2**62
+        latest = "ROW_NUMBER() OVER (PARTITION BY unit ORDER BY time_us DESC, seq DESC) AS n"
+        base = "FROM reports WHERE observer = ? AND time_us <= ?"
+        rows = self._read(
+            f"SELECT {REPORT_COLUMNS} FROM (SELECT *, {latest} {base}) WHERE n = 1 ORDER BY unit",
+            (party, high),
+        )
+        strengths = dict(
+            self._read(
+                f"SELECT unit, strength FROM (SELECT *, {latest} {base} AND strength IS NOT NULL)"
+                " WHERE n = 1",
+                (party, high),
+            )
+        )
+        equipment = dict(
+            self._read(
+                f"SELECT unit, equipment FROM (SELECT *, {latest} {base}"
+                " AND equipment IS NOT NULL) WHERE n = 1",
+                (party, high),
+            )
+        )
+        out: list[Report] = []
+        for row in rows:
+            report = report_from_row(row)
+            e = equipment.get(report.unit)
+            out.append(
+                report.model_copy(
+                    update={
+                        "strength": strengths.get(report.unit),
+                        "equipment": None if e is None else orjson.loads(e),
+                    }
+                )
+            )
+        return out
+
+    # alerts --------------------------------------------------------------------
+
+    def alerts(self, query: AlertQuery) -> AlertPage:
+        """A page of `query.party`'s alerts in the order they opened."""
+        where = ["party = ?", "num > ?"]
+        params: list[Any] = [query.party, query.after or 0]
+        if query.state is not None:
+            where.append("state = ?")
+            params.append(str(query.state))
+        if query.rule is not None:
+            where.append("rule = ?")
+            params.append(query.rule)
+        if query.severity is not None:
+            where.append("severity = ?")
+            params.append(query.severity)
+        if query.since is not None:
+            where.append("time_us >= ?")
+            params.append(to_us(query.since))
+        params.append(query.limit + 1)
+        rows = self._read(
+            f"SELECT num, document FROM alerts WHERE {' AND '.join(where)} ORDER BY num LIMIT ?",
+            params,
+        )
+        alerts = [Alert.model_validate_json(doc) for _, doc in rows[: query.limit]]
+        more = len(rows) > query.limit
+        return AlertPage(alerts, rows[query.limit - 1][0] if more else None)
+
+    def alert(self, party: str, alert_id: str) -> Alert | None:
+        rows = self._read(
+            "SELECT document FROM alerts WHERE party = ? AND id = ?", (party, alert_id)
+        )
+        return Alert.model_validate_json(rows[0][0]) if rows else None
+
+    def alerts_at(self, party: str, at: datetime) -> list[Alert]:
+        """`party`'s alerts as they stood at `at`: those opened by then, in their state then."""
+        rows = self._read(
+            "SELECT document FROM alert_events WHERE party = ? AND time_us <= ? ORDER BY seq",
+            (party, to_us(at)),
+        )
+        state: dict[str, Alert] = {}
+        for (doc,) in rows:
+            event = AlertEvent.model_validate_json(doc)
+            state[event.id] = fold(state.get(event.id), event)
+        return list(state.values())
+
+    def alert_events(self, party: str, alert_id: str) -> list[StoredEvent]:
+        rows = self._read(
+            "SELECT seq, document FROM alert_events WHERE party = ? AND alert = ? ORDER BY seq",
+            (party, alert_id),
+        )
+        return [StoredEvent(seq, AlertEvent.model_validate_json(doc)) for seq, doc in rows]
+
+    def events_since(self, party: str, seq: int, limit: int = 1000) -> list[StoredEvent]:
+        """`party`'s events after sequence number `seq`, oldest first."""
+        rows = self._read(
+            "SELECT seq, document FROM alert_events WHERE party = ? AND seq > ?"
+            " ORDER BY seq LIMIT ?",
+            (party, seq, limit),
+        )
+        return [StoredEvent(s, AlertEvent.model_validate_json(doc)) for s, doc in rows]
+
+    def last_event_seq(self, party: str) -> int:
+        rows = self._read("SELECT MAX(seq) FROM alert_events WHERE party = ?", (party,))
+        return int(rows[0][0] or 0)
+
+    def add_ack(self, ack: Ack) -> None:
+        self._writer.run(
+            lambda c: c.execute(
+                "INSERT INTO alert_acks (alert, party, who, at_us) VALUES (?, ?, ?, ?)",
+                (ack.alert, ack.party, ack.who, to_us(ack.at)),
+            )
+        )
+
+    def acks(self, party: str, alert_id: str) -> list[Ack]:
+        rows = self._read(
+            "SELECT who, at_us FROM alert_acks WHERE party = ? AND alert = ? ORDER BY id",
+            (party, alert_id),
+        )
+        return [Ack(alert_id, party, who, from_us(at)) for who, at in rows]
+
+    # incidents -----------------------------------------------------------------
+
+    def put_incident(self, incident: Incident) -> None:
+        self._writer.run(
+            lambda c: c.execute(
+                "INSERT INTO incidents (id, party, time_us, document) VALUES (?, ?, ?, ?)",
+                (incident.id, incident.party, to_us(incident.time), incident.model_dump_json()),
+            )
+        )
+
+    def incidents(self, party: str | None = None) -> list[Incident]:
+        """Incidents of `party` and those of no party; all of them when `party` is None."""
+        if party is None:
+            rows = self._read("SELECT document FROM incidents ORDER BY time_us, id")
+        else:
+            rows = self._read(
+                "SELECT document FROM incidents WHERE party = ? OR party IS NULL"
+                " ORDER BY time_us, id",
+                (party,),
+            )
+        return [Incident.model_validate_json(doc) for (doc,) in rows]
+
+    def incident(self, party: str, incident_id: str) -> Incident | None:
+        rows = self._read(
+            "SELECT document FROM incidents WHERE id = ? AND (party = ? OR party IS NULL)",
+            (incident_id, party),
+        )
+        return Incident.model_validate_json(rows[0][0]) if rows else None
+
+    # tokens --------------------------------------------------------------------
+
+    def add_token(self, party: str, role: Role, token_hash: str, created: datetime) -> int:
+        def job(c: sqlite3.Connection) -> int:
+            cursor = c.execute(
+                "INSERT INTO tokens (party, role, hash, created_us) VALUES (?, ?, ?, ?)",
+                (party, str(role), token_hash, to_us(created)),
+            )
+            return int(cursor.lastrowid or 0)
+
+        return int(self._writer.run(job))
+
+    def token_by_hash(self, token_hash: str) -> tuple[Token, str] | None:
+        rows = self._read(
+            "SELECT id, party, role, created_us, revoked_us, hash FROM tokens WHERE hash = ?",
+            (token_hash,),
+        )
+        if not rows:
+            return None
+        return _token(rows[0][:5]), rows[0][5]
+
+    def tokens(self) -> list[Token]:
+        rows = self._read("SELECT id, party, role, created_us, revoked_us FROM tokens ORDER BY id")
+        return [_token(r) for r in rows]
+
+    def revoke_token(self, token_id: int, at: datetime) -> bool:
+        def job(c: sqlite3.Connection) -> bool:
+            cursor = c.execute(
+                "UPDATE tokens SET revoked_us = ? WHERE id = ? AND revoked_us IS NULL",
+                (to_us(at), token_id),
+            )
+            return cursor.rowcount > 0
+
+        return bool(self._writer.run(job))
+
+
+def _token(row: Sequence[Any]) -> Token:
+    token_id, party, role, created, revoked = row
+    return Token(
+        token_id, party, Role(role), from_us(created), None if revoked is None else from_us(revoked)
+    )
+
+
+def _position(c: sqlite3.Connection, table: str, key: str) -> int:
+    row = c.execute(f"SELECT position FROM {table} WHERE id = ?", (key,)).fetchone()
+    if row is not None:
+        return int(row[0])
+    return int(c.execute(f"SELECT COALESCE(MAX(position), -1) + 1 FROM {table}").fetchone()[0])
+
+
+def _put_party(c: sqlite3.Connection, party: Party) -> None:
+    c.execute(
+        "INSERT OR REPLACE INTO parties (id, position, name) VALUES (?, ?, ?)",
+        (party.id, _position(c, "parties", party.id), party.name),
+    )
+
+
+def _put_actor(c: sqlite3.Connection, actor: Actor) -> None:
+    c.execute(
+        "INSERT OR REPLACE INTO actors (id, position, name, party) VALUES (?, ?, ?, ?)",
+        (actor.id, _position(c, "actors", actor.id), actor.name, actor.party),
+    )
+
+
+def _put_unit(c: sqlite3.Connection, unit: Unit) -> None:
+    c.execute(
+        "INSERT OR REPLACE INTO units (id, position, name, actor, kind, strength, equipment)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (
+            unit.id,
+            _position(c, "units", unit.id),
+            unit.name,
+            unit.actor,
+            str(unit.kind),
+            unit.strength,
+            orjson.dumps(unit.equipment),
+        ),
+    )
+
+
+def _put_line(c: sqlite3.Connection, line: Line) -> None:
+    c.execute(
+        'INSERT OR REPLACE INTO lines (id, position, name, "left", "right", buffer_m, coordinates)'
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (
+            line.id,
+            _position(c, "lines", line.id),
+            line.name,
+            line.left,
+            line.right,
+            line.buffer_m,
+            orjson.dumps([list(p) for p in line.coordinates]),
+        ),
+    )
+
+
+def _put_site(c: sqlite3.Connection, site: Site) -> None:
+    c.execute(
+        "INSERT OR REPLACE INTO sites (id, position, name, party, kind, lon, lat, personnel,"
+        " priority) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            site.id,
+            _position(c, "sites", site.id),
+            site.name,
+            site.party,
+            str(site.kind),
+            site.lon,
+            site.lat,
+            site.personnel,
+            str(site.priority),
+        ),
+    )
+
+
+def _store_events(
+    c: sqlite3.Connection, events: list[AlertEvent], batch: int, counters: dict[str, int]
+) -> list[StoredEvent]:
+    """Append the events and fold them into the alerts' current state."""
+    if not events:
+        return []
+    seqs = dict(counters)
+    stored: list[StoredEvent] = []
+    rows: list[tuple[Any, ...]] = []
+    current: dict[str, Alert | None] = {}
+    for event in events:
+        seq = seqs.get(event.party, 0) + 1
+        seqs[event.party] = seq
+        stored.append(StoredEvent(seq, event))
+        rows.append((event.party, seq, event.id, batch, to_us(event.time), event.model_dump_json()))
+        if event.id not in current:
+            row = c.execute("SELECT document FROM alerts WHERE id = ?", (event.id,)).fetchone()
+            current[event.id] = None if row is None else Alert.model_validate_json(row[0])
+        current[event.id] = fold(current[event.id], event)
+    c.executemany(
+        "INSERT INTO alert_events (party, seq, alert, batch, time_us, document)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        rows,
+    )
+    for alert in current.values():
+        assert alert is not None
+        c.execute(
+            "INSERT INTO alerts (id, party, rule, severity, state, time_us, document)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET"
+            " severity = excluded.severity, state = excluded.state,"
+            " time_us = excluded.time_us, document = excluded.document",
+            (
+                alert.id,
+                alert.party,
+                str(alert.rule),
+                str(alert.severity),
+                str(alert.state),
+                to_us(alert.updated),
+                alert.model_dump_json(),
+            ),
+        )
+    # Only now that every statement went through do the counters move on.
+    counters.update(seqs)
+    return stored
