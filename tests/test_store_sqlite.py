@@ -115,18 +115,18 @@ def store(tmp_path: Path) -> SQLiteStore:
 def test_fresh_file_is_in_wal_mode_with_recorded_migrations(tmp_path: Path) -> None:
     path = tmp_path / "new.sqlite"
     with SQLiteStore(path) as s:
-        assert s.schema_versions() == [1]
+        assert s.schema_versions() == [1, 2]
     connection = sqlite3.connect(path)
     assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     connection.close()
     with SQLiteStore(path) as s:
-        assert s.schema_versions() == [1]
+        assert s.schema_versions() == [1, 2]
 
 
 def test_migrations_apply_once_in_order_and_a_failed_one_changes_nothing(tmp_path: Path) -> None:
     connection = sqlite3.connect(tmp_path / "m.sqlite", isolation_level=None)
     extra = Migration(100, "messages", "CREATE TABLE hotline_messages (id TEXT PRIMARY KEY)")
-    assert migrate(connection, [*CORE, extra]) == [1, 100]
+    assert migrate(connection, [*CORE, extra]) == [1, 2, 100]
     assert migrate(connection, [*CORE, extra]) == []
     broken = Migration(101, "broken", "CREATE TABLE half (id TEXT); CREATE TABLE half (id TEXT)")
     with pytest.raises(sqlite3.OperationalError):
@@ -134,7 +134,7 @@ def test_migrations_apply_once_in_order_and_a_failed_one_changes_nothing(tmp_pat
     tables = {r[0] for r in connection.execute("SELECT name FROM sqlite_master")}
     assert "half" not in tables
     versions = [r[0] for r in connection.execute("SELECT version FROM schema_migrations")]
-    assert versions == [1, 100]
+    assert versions == [1, 2, 100]
     connection.close()
 
 
@@ -306,3 +306,16 @@ def test_a_failing_write_rolls_back_alone(store: SQLiteStore) -> None:
 def test_a_bad_sync_level_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="synchronous"):
         SQLiteStore(tmp_path / "x.sqlite", synchronous="off")  # type: ignore[arg-type]
+
+
+def test_the_ingest_log_keeps_clocks_and_empty_batches(store: SQLiteStore) -> None:
+    store.commit_batch(batch(report(0, id="a")), [], clock=T0)
+    store.commit_batch(batch(), [event("open", "a-1", 5)], clock=T0 + timedelta(minutes=5))
+    store.commit_batch(batch(report(1, id="b")), [])
+    log = list(store.ingest_log())
+    assert [(b.number, b.clock) for b in log] == [
+        (1, T0),
+        (2, T0 + timedelta(minutes=5)),
+        (3, None),
+    ]
+    assert [b.reports.report_id.tolist() for b in log] == [["a"], [], ["b"]]

@@ -110,6 +110,14 @@ CORE: tuple[Migration, ...] = (
         );
         """,
     ),
+    Migration(
+        2,
+        "ingest log: the engine clock of every committed batch",
+        """
+        CREATE TABLE batches (number INTEGER PRIMARY KEY, clock_us INTEGER);
+        INSERT INTO batches (number) SELECT DISTINCT batch FROM reports;
+        """,
+    ),
 )
 
 _registered: dict[int, Migration] = {m.version: m for m in CORE}

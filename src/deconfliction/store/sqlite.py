@@ -6,7 +6,6 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -27,7 +26,17 @@ from ..model import (
     Site,
     Unit,
 )
-from .base import Ack, AlertQuery, IngestResult, Reference, Role, StoredEvent, Token
+from .base import (
+    Ack,
+    AlertPage,
+    AlertQuery,
+    IngestResult,
+    LoggedBatch,
+    Reference,
+    Role,
+    StoredEvent,
+    Token,
+)
 from .migrations import migrate
 from .rows import (
     REPORT_COLUMNS,
@@ -42,12 +51,6 @@ from .writer import Writer
 Synchronous = Literal["full", "normal", "extra"]
 
 _ID_CHUNK = 900
-
-
-@dataclass(frozen=True, slots=True)
-class AlertPage:
-    alerts: list[Alert]
-    next_after: int | None
 
 
 EventListener = Callable[[list[StoredEvent]], None]
@@ -269,9 +272,12 @@ class SQLiteStore:
         return batch.take(np.asarray(keep, dtype=np.intp))
 
     def submit_batch(
-        self, batch: ReportBatch, events: list[AlertEvent]
+        self, batch: ReportBatch, events: list[AlertEvent], clock: datetime | None = None
     ) -> Future[tuple[IngestResult, list[StoredEvent]]]:
         """Queue the reports and the events they caused for one transaction.
+
+        `clock` is the time the engine was advanced to before the batch (live mode);
+        a rebuilt engine advances to it again at the same point.
 
         Until it commits, the ids count as stored for `new_reports`, so that a report
         sent twice in quick succession reaches the engine once.
@@ -294,6 +300,10 @@ class SQLiteStore:
                 rows,
             )
             accepted = c.total_changes - before
+            c.execute(
+                "INSERT INTO batches (number, clock_us) VALUES (?, ?)",
+                (number, None if clock is None else to_us(clock)),
+            )
             stored.extend(_store_events(c, events, number, self._event_seq))
             return IngestResult(accepted, len(rows) - accepted), stored
 
@@ -316,12 +326,30 @@ class SQLiteStore:
                 else:
                     self._pending.pop(rid, None)
 
-    def commit_batch(self, batch: ReportBatch, events: list[AlertEvent]) -> IngestResult:
+    def commit_batch(
+        self, batch: ReportBatch, events: list[AlertEvent], clock: datetime | None = None
+    ) -> IngestResult:
         """Store the reports and the events they caused in one transaction."""
-        return self.submit_batch(batch, events).result()[0]
+        return self.submit_batch(batch, events, clock).result()[0]
+
+    def ingest_log(self) -> Iterator[LoggedBatch]:
+        """Every committed batch in order, with its clock: what rebuilds an engine."""
+        clocks = self._read("SELECT number, clock_us FROM batches ORDER BY number")
+        batches = self.report_batches_numbered()
+        pending = next(batches, None)
+        for number, clock_us in clocks:
+            reports = ReportBatch.empty()
+            if pending is not None and pending[0] == number:
+                reports = pending[1]
+                pending = next(batches, None)
+            yield LoggedBatch(number, None if clock_us is None else from_us(clock_us), reports)
 
     def report_batches(self) -> Iterator[ReportBatch]:
         """The stored reports in the batches they came in, in ingest order."""
+        for _, batch in self.report_batches_numbered():
+            yield batch
+
+    def report_batches_numbered(self) -> Iterator[tuple[int, ReportBatch]]:
         connection = self._open()
         try:
             cursor = connection.execute(f"SELECT batch, {REPORT_COLUMNS} FROM reports ORDER BY seq")
@@ -333,12 +361,12 @@ class SQLiteStore:
                     break
                 for row in chunk:
                     if row[0] != current and rows:
-                        yield batch_from_rows(rows)
+                        yield int(current or 0), batch_from_rows(rows)
                         rows = []
                     current = row[0]
                     rows.append(row[1:])
             if rows:
-                yield batch_from_rows(rows)
+                yield int(current or 0), batch_from_rows(rows)
         finally:
             connection.close()
 
