@@ -379,7 +379,9 @@ class HotlinePriority(StrEnum):
 class ScriptedMessage(Strict):
     """A hotline message in a scenario file, sent at `time` by the `from` desk."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True, populate_by_name=True)
+    model_config = ConfigDict(
+        extra="forbid", allow_inf_nan=False, frozen=True, populate_by_name=True
+    )
 
     id: Id | None = None
     time: UtcDatetime

@@ -1,0 +1,144 @@
+"""The alert lifecycle: one `open`, any number of `updated`, one `resolved`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
+
+from .batch import from_us
+from .model import Alert, AlertEvent, AlertState, Crossing, EventKind, Rule, Severity
+
+Key = tuple[Hashable, ...]
+
+
+@dataclass(frozen=True)
+class Finding:
+    """What a rule found for one key: the alert it should show."""
+
+    rule: Rule
+    party: str
+    key: Key
+    severity: Severity
+    message: str
+    units: tuple[str, ...] = ()
+    site: str | None = None
+    line: str | None = None
+    lon: float | None = None
+    lat: float | None = None
+    crossing: Crossing | None = None
+    ref: str | None = None
+    figures: tuple[object, ...] = ()
+    """What must change for an open alert to be updated (distances alone do not)."""
+
+
+@dataclass
+class AlertBook:
+    """Open alerts by key, and every alert by id."""
+
+    next_number: int = 1
+    open: dict[Key, Alert] = field(default_factory=dict)
+    by_id: dict[str, Alert] = field(default_factory=dict)
+    events: list[AlertEvent] = field(default_factory=list)
+    on_event: Callable[[AlertEvent], None] | None = None
+    _figures: dict[Key, tuple[object, ...]] = field(default_factory=dict)
+
+    def allocate(self) -> str:
+        number = self.next_number
+        self.next_number += 1
+        return f"a-{number}"
+
+    def is_open(self, key: Key) -> bool:
+        return key in self.open
+
+    def get(self, key: Key) -> Alert | None:
+        return self.open.get(key)
+
+    def raise_(self, finding: Finding, now_us: int) -> AlertEvent | None:
+        """Open an alert for the finding's key, or update it if what it says changed."""
+        current = self.open.get(finding.key)
+        now = from_us(now_us)
+        if current is None:
+            alert = Alert(
+                id=self.allocate(),
+                rule=finding.rule,
+                severity=finding.severity,
+                time=now,
+                party=finding.party,
+                units=list(finding.units),
+                site=finding.site,
+                line=finding.line,
+                lon=finding.lon,
+                lat=finding.lat,
+                crossing=finding.crossing,
+                message=finding.message,
+                opened=now,
+                updated=now,
+                ref=finding.ref,
+            )
+            self.open[finding.key] = alert
+            self.by_id[alert.id] = alert
+            self._figures[finding.key] = finding.figures
+            return self._emit("open", alert)
+        if (
+            current.severity == finding.severity
+            and current.units == list(finding.units)
+            and self._figures.get(finding.key) == finding.figures
+        ):
+            return None
+        self._figures[finding.key] = finding.figures
+        alert = current.model_copy(
+            update={
+                "severity": finding.severity,
+                "time": now,
+                "units": list(finding.units),
+                "lon": finding.lon,
+                "lat": finding.lat,
+                "message": finding.message,
+                "updated": now,
+            }
+        )
+        self.open[finding.key] = alert
+        self.by_id[alert.id] = alert
+        return self._emit("updated", alert)
+
+    def resolve(self, key: Key, now_us: int, message: str | None = None) -> AlertEvent | None:
+        current = self.open.pop(key, None)
+        if current is None:
+            return None
+        self._figures.pop(key, None)
+        now = from_us(now_us)
+        alert = current.model_copy(
+            update={
+                "state": AlertState.RESOLVED,
+                "time": now,
+                "updated": now,
+                "message": message or current.message,
+            }
+        )
+        self.by_id[alert.id] = alert
+        return self._emit("resolved", alert)
+
+    def _emit(self, kind: EventKind, alert: Alert) -> AlertEvent:
+        event = AlertEvent(
+            event=kind,
+            id=alert.id,
+            rule=alert.rule,
+            severity=alert.severity,
+            time=alert.time,
+            party=alert.party,
+            units=alert.units,
+            site=alert.site,
+            line=alert.line,
+            lon=alert.lon,
+            lat=alert.lat,
+            crossing=alert.crossing,
+            message=alert.message,
+            ref=alert.ref,
+        )
+        if self.on_event is not None:
+            self.on_event(event)
+        return event
+
+    def keys(self, rule: Rule, party: str) -> list[Key]:
+        """Open keys of one rule in one party's picture, oldest alert first."""
+        return [k for k, a in self.open.items() if a.rule == rule and a.party == party]

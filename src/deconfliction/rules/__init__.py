@@ -1,0 +1,114 @@
+"""The watch: one module per rule family, each a function over one party's picture."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .. import wording
+from ..geo import LineGeometry
+from ..lifecycle import AlertBook
+from ..model import Settings, Site
+from ..picture import Applied, Picture, Roster
+
+__all__ = ["Context", "SiteTable", "Watch", "describe_unit", "figures"]
+
+
+@dataclass
+class SiteTable:
+    """One party's sites in theatre metres."""
+
+    sites: list[Site]
+    x: NDArray[np.float64]
+    y: NDArray[np.float64]
+
+    def __len__(self) -> int:
+        return len(self.sites)
+
+
+@dataclass
+class Watch:
+    """What one party's rules remember between evaluations."""
+
+    approach: dict[str, NDArray[np.bool_]] = field(default_factory=dict)
+    violation: dict[str, NDArray[np.bool_]] = field(default_factory=dict)
+    threat_keys: NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    near: NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    covers: NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    defence_times: list[int] = field(default_factory=list)
+    defence_samples: list[NDArray[np.int64]] = field(default_factory=list)
+    weakened: NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    outnumbered: NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    defence_max: NDArray[np.int64] | None = None
+    last_massing_us: int | None = None
+
+    def fit(self, capacity: int, lines: list[str], n_sites: int) -> None:
+        """Grow per-unit and per-site arrays to the current roster and agreement."""
+        for name in lines:
+            for table in (self.approach, self.violation):
+                table[name] = _grow(table.get(name), capacity)
+        self.near = _grow(self.near, capacity)
+        self.covers = _grow(self.covers, capacity)
+        self.weakened = _grow(self.weakened, n_sites)
+        self.outnumbered = _grow(self.outnumbered, n_sites)
+
+
+def _grow(array: NDArray[np.bool_] | None, size: int) -> NDArray[np.bool_]:
+    if array is None:
+        return np.zeros(size, dtype=bool)
+    if array.shape[0] >= size:
+        return array
+    return np.concatenate([array, np.zeros(size - array.shape[0], dtype=bool)])
+
+
+@dataclass
+class Context:
+    """Everything a rule needs to evaluate one party's picture once."""
+
+    party: str
+    party_index: int
+    picture: Picture
+    roster: Roster
+    lines: list[LineGeometry]
+    sites: SiteTable
+    settings: Settings
+    book: AlertBook
+    watch: Watch
+    now_us: int
+    applied: Applied
+
+    def unit_ids(self, units: NDArray[np.int64]) -> tuple[str, ...]:
+        return tuple(self.roster.units[int(u)].id for u in units)
+
+
+def describe_unit(ctx: Context, index: int) -> str:
+    """'Tank company (pro-regime, 60 personnel, 10 tanks)' as this picture holds it."""
+    unit = ctx.roster.units[index]
+    pic = ctx.picture
+    counts = {
+        name: int(pic.equipment[index, col])
+        for name, col in ctx.roster.equipment_index.items()
+        if col < pic.equipment.shape[1]
+    }
+    return wording.unit_label(unit.name, unit.actor, int(pic.strength[index]), counts)
+
+
+def figures(ctx: Context, index: int) -> tuple[object, ...]:
+    """A unit's strength and equipment: what makes an alert about it worth an update."""
+    pic = ctx.picture
+    return (int(pic.strength[index]), tuple(pic.equipment[index].tolist()))
+
+
+def bloc_label(ctx: Context, units: NDArray[np.int64]) -> str:
+    """'Pro-regime forces' when one actor, else the party's name."""
+    roster = ctx.roster
+    actors = {roster.units[int(u)].actor for u in units}
+    if len(actors) == 1:
+        return roster.actors[actors.pop()].name
+    party = roster.actors[roster.units[int(units[0])].actor].party
+    for p in roster.parties:
+        if p.id == party:
+            return f"{p.name} and aligned"
+    return "Unaligned"

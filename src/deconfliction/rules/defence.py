@@ -1,0 +1,157 @@
+"""`defence.weakened` and `defence.outnumbered`: the strength around each of our sites."""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .. import wording
+from ..lifecycle import Finding
+from ..model import AlertEvent, Rule, Severity
+from . import Context
+
+IntArray = NDArray[np.int64]
+
+
+def strengths(ctx: Context) -> tuple[IntArray, IntArray]:
+    """(own, other) fresh strength within the defence radius of each of our sites."""
+    sites, pic, settings = ctx.sites, ctx.picture, ctx.settings
+    n = len(sites)
+    own = np.zeros(n, dtype=np.int64)
+    other = np.zeros(n, dtype=np.int64)
+    if not n:
+        return own, other
+    fresh = np.flatnonzero(pic.fresh(ctx.now_us, settings.stale_after_s))
+    if not fresh.size:
+        return own, other
+    r = settings.defence_radius_m
+    x, y = pic.x[fresh], pic.y[fresh]
+    # Only units inside the sites' bounding box grown by the radius can count.
+    box = (
+        (x >= sites.x.min() - r)
+        & (x <= sites.x.max() + r)
+        & (y >= sites.y.min() - r)
+        & (y <= sites.y.max() + r)
+    )
+    fresh, x, y = fresh[box], x[box], y[box]
+    if not fresh.size:
+        return own, other
+    inside = np.hypot(x[None, :] - sites.x[:, None], y[None, :] - sites.y[:, None]) <= r
+    mine = ctx.roster.unit_party[fresh] == ctx.party_index
+    strength = pic.strength[fresh]
+    own = inside[:, mine] @ strength[mine]
+    other = inside[:, ~mine] @ strength[~mine]
+    return own.astype(np.int64), other.astype(np.int64)
+
+
+def _baseline(ctx: Context, own: IntArray) -> IntArray:
+    """Record this evaluation's sample and return the largest in the window."""
+    watch, settings = ctx.watch, ctx.settings
+    window_us = int(settings.defence_window_s * 1_000_000)
+    merge_us = window_us // 10_000
+    times, samples = watch.defence_times, watch.defence_samples
+    if samples and samples[-1].shape[0] != own.shape[0]:
+        times.clear()
+        samples.clear()
+    if times and ctx.now_us - times[-1] < merge_us:
+        samples[-1] = np.maximum(samples[-1], own)
+        times[-1] = ctx.now_us
+    else:
+        times.append(ctx.now_us)
+        samples.append(own.copy())
+    cutoff = ctx.now_us - window_us
+    drop = 0
+    while drop < len(times) and times[drop] <= cutoff:
+        drop += 1
+    if drop:
+        del times[:drop]
+        del samples[:drop]
+    # The running maximum only needs a full recount when a sample leaves the window.
+    if drop or watch.defence_max is None or watch.defence_max.shape != own.shape:
+        watch.defence_max = np.max(np.stack(samples), axis=0)
+    else:
+        watch.defence_max = np.maximum(watch.defence_max, own)
+    return watch.defence_max
+
+
+def evaluate(ctx: Context) -> list[AlertEvent]:
+    sites, settings = ctx.sites, ctx.settings
+    if not len(sites):
+        return []
+    own, other = strengths(ctx)
+    baseline = _baseline(ctx, own)
+    level = (1.0 - settings.defence_drop) * baseline
+    weakened = (baseline >= settings.defence_min_baseline) & (own <= level)
+    outnumbered = (other >= settings.outnumbered_ratio * np.maximum(own, 1)) & (
+        other >= settings.defence_min_baseline
+    )
+    events: list[AlertEvent] = []
+    watch = ctx.watch
+    active = weakened | outnumbered | watch.weakened[: len(sites)] | watch.outnumbered[: len(sites)]
+    for i in np.flatnonzero(active).tolist():
+        site = sites.sites[i]
+        key_w = (Rule.DEFENCE_WEAKENED, ctx.party, site.id)
+        if weakened[i]:
+            drop = 1.0 - own[i] / baseline[i]
+            message = (
+                f"{site.name}: defenders within {wording.km(settings.defence_radius_m)} down to "
+                f"{own[i]} personnel from {baseline[i]} in the last "
+                f"{wording.days(settings.defence_window_s)} ({drop:.0%} fewer)"
+            )
+            event = ctx.book.raise_(
+                _finding(
+                    ctx, key_w, Rule.DEFENCE_WEAKENED, i, message, (int(own[i]), int(baseline[i]))
+                ),
+                ctx.now_us,
+            )
+        elif watch.weakened[i]:
+            event = ctx.book.resolve(key_w, ctx.now_us)
+        else:
+            event = None
+        if event:
+            events.append(event)
+        key_o = (Rule.DEFENCE_OUTNUMBERED, ctx.party, site.id)
+        if outnumbered[i]:
+            ratio = other[i] / max(int(own[i]), 1)
+            message = (
+                f"{site.name}: {other[i]} personnel of other forces within "
+                f"{wording.km(settings.defence_radius_m)} against {own[i]} of ours "
+                f"({ratio:.1f} to 1)"
+            )
+            event = ctx.book.raise_(
+                _finding(
+                    ctx, key_o, Rule.DEFENCE_OUTNUMBERED, i, message, (int(own[i]), int(other[i]))
+                ),
+                ctx.now_us,
+            )
+        elif watch.outnumbered[i]:
+            event = ctx.book.resolve(key_o, ctx.now_us)
+        else:
+            event = None
+        if event:
+            events.append(event)
+    watch.weakened[: len(sites)] = weakened
+    watch.outnumbered[: len(sites)] = outnumbered
+    return events
+
+
+def _finding(
+    ctx: Context,
+    key: tuple[object, ...],
+    rule: Rule,
+    i: int,
+    message: str,
+    figures: tuple[object, ...],
+) -> Finding:
+    site = ctx.sites.sites[i]
+    return Finding(
+        rule=rule,
+        party=ctx.party,
+        key=key,
+        severity=Severity(site.priority.value),
+        message=message,
+        site=site.id,
+        lon=site.lon,
+        lat=site.lat,
+        figures=figures,
+    )

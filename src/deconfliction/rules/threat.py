@@ -1,0 +1,93 @@
+"""`site.threat`: another party's unit with a site of ours within its weapons' reach."""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .. import wording
+from ..lifecycle import Finding
+from ..model import AlertEvent, Rule, Severity
+from . import Context, describe_unit, figures
+
+IntArray = NDArray[np.int64]
+
+
+def reach_pairs(
+    ctx: Context, units: IntArray
+) -> tuple[IntArray, IntArray, NDArray[np.float64], NDArray[np.float64]]:
+    """(unit, site, distance, reach) for every other unit covering one of our sites."""
+    empty_i = np.zeros(0, dtype=np.int64)
+    empty_f = np.zeros(0, dtype=np.float64)
+    sites = ctx.sites
+    if not len(sites) or not units.size:
+        return empty_i, empty_i, empty_f, empty_f
+    other = units[ctx.roster.unit_party[units] != ctx.party_index]
+    reach = ctx.picture.reach(other)
+    armed = reach > 0.0
+    other, reach = other[armed], reach[armed]
+    if not other.size:
+        return empty_i, empty_i, empty_f, empty_f
+    x, y = ctx.picture.x[other], ctx.picture.y[other]
+    dx = x[:, None] - sites.x[None, :]
+    dy = y[:, None] - sites.y[None, :]
+    distance = np.hypot(dx, dy)
+    hit_u, hit_s = np.nonzero(distance <= reach[:, None])
+    return other[hit_u], hit_s.astype(np.int64), distance[hit_u, hit_s], reach[hit_u]
+
+
+def evaluate(ctx: Context) -> list[AlertEvent]:
+    """Open, update or resolve threats for the units the last batch touched."""
+    applied = ctx.applied
+    units = applied.units
+    n_sites = max(len(ctx.sites), 1)
+    watch = ctx.watch
+    if not units.size:
+        return []
+    hit_u, hit_s, distance, reach = reach_pairs(ctx, units)
+    now_keys = hit_u * n_sites + hit_s
+    # Our threat keys for the touched units, before this batch.
+    in_scope = np.isin(watch.threat_keys // n_sites, units)
+    before = watch.threat_keys[in_scope]
+    opened = ~np.isin(now_keys, before)
+    resolved = before[~np.isin(before, now_keys)]
+    watch.threat_keys = np.sort(np.concatenate([watch.threat_keys[~in_scope], now_keys]))
+
+    events: list[AlertEvent] = []
+    for key in resolved.tolist():
+        unit, site = divmod(int(key), n_sites)
+        event = ctx.book.resolve(_key(ctx, unit, site), ctx.now_us)
+        if event:
+            events.append(event)
+    changed_units = units[applied.figures_changed]
+    refresh = opened | np.isin(hit_u, changed_units)
+    for i in np.flatnonzero(refresh):
+        event = _raise(ctx, int(hit_u[i]), int(hit_s[i]), float(distance[i]), float(reach[i]))
+        if event:
+            events.append(event)
+    return events
+
+
+def _key(ctx: Context, unit: int, site: int) -> tuple[object, ...]:
+    return (Rule.SITE_THREAT, ctx.party, ctx.sites.sites[site].id, unit)
+
+
+def _raise(ctx: Context, unit: int, site: int, distance: float, reach: float) -> AlertEvent | None:
+    target = ctx.sites.sites[site]
+    message = (
+        f"{describe_unit(ctx, unit)} is {wording.km(distance)} from {target.name}, "
+        f"within its {wording.km(reach)} reach"
+    )
+    finding = Finding(
+        rule=Rule.SITE_THREAT,
+        party=ctx.party,
+        key=_key(ctx, unit, site),
+        severity=Severity(target.priority.value),
+        message=message,
+        units=(ctx.roster.units[unit].id,),
+        site=target.id,
+        lon=float(ctx.picture.lon[unit]),
+        lat=float(ctx.picture.lat[unit]),
+        figures=figures(ctx, unit),
+    )
+    return ctx.book.raise_(finding, ctx.now_us)
