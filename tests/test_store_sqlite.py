@@ -115,18 +115,18 @@ def store(tmp_path: Path) -> SQLiteStore:
 def test_fresh_file_is_in_wal_mode_with_recorded_migrations(tmp_path: Path) -> None:
     path = tmp_path / "new.sqlite"
     with SQLiteStore(path) as s:
-        assert s.schema_versions() == [1, 2]
+        assert s.schema_versions() == [1, 2, 3]
     connection = sqlite3.connect(path)
     assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     connection.close()
     with SQLiteStore(path) as s:
-        assert s.schema_versions() == [1, 2]
+        assert s.schema_versions() == [1, 2, 3]
 
 
 def test_migrations_apply_once_in_order_and_a_failed_one_changes_nothing(tmp_path: Path) -> None:
     connection = sqlite3.connect(tmp_path / "m.sqlite", isolation_level=None)
     extra = Migration(100, "messages", "CREATE TABLE hotline_messages (id TEXT PRIMARY KEY)")
-    assert migrate(connection, [*CORE, extra]) == [1, 2, 100]
+    assert migrate(connection, [*CORE, extra]) == [1, 2, 3, 100]
     assert migrate(connection, [*CORE, extra]) == []
     broken = Migration(101, "broken", "CREATE TABLE half (id TEXT); CREATE TABLE half (id TEXT)")
     with pytest.raises(sqlite3.OperationalError):
@@ -134,7 +134,7 @@ def test_migrations_apply_once_in_order_and_a_failed_one_changes_nothing(tmp_pat
     tables = {r[0] for r in connection.execute("SELECT name FROM sqlite_master")}
     assert "half" not in tables
     versions = [r[0] for r in connection.execute("SELECT version FROM schema_migrations")]
-    assert versions == [1, 2, 100]
+    assert versions == [1, 2, 3, 100]
     connection.close()
 
 
@@ -319,3 +319,15 @@ def test_the_ingest_log_keeps_clocks_and_empty_batches(store: SQLiteStore) -> No
         (3, None),
     ]
     assert [b.reports.report_id.tolist() for b in log] == [["a"], [], ["b"]]
+
+
+def test_agreement_changes_are_logged_in_the_stream(store: SQLiteStore) -> None:
+    store.commit_batch(batch(report(0, id="a")), [])
+    unit = Unit(id="ghost", name="Ghost", actor="isis", strength=30)
+    stored = store.commit_change(unit, [event("open", "a-1", 1)], clock=T0)
+    assert [e.seq for e in stored] == [1]
+    assert store.units()[-1] == unit
+    log = list(store.ingest_log())
+    assert [b.change for b in log] == [None, unit]
+    assert log[1].clock == T0 and len(log[1].reports) == 0
+    assert store.logged_changes() == {("unit", "ghost")}

@@ -97,6 +97,11 @@ class LoggedBatch:
     number: int
     clock: datetime | None
     reports: ReportBatch
+    change: Change | None = None
+
+
+Change = Unit | Line | Site | Actor
+"""An addition to the agreement made while the service runs."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +137,9 @@ class Store(Protocol):
     def submit_batch(
         self, batch: ReportBatch, events: list[AlertEvent], clock: datetime | None = None
     ) -> Future[tuple[IngestResult, list[StoredEvent]]]: ...
+    def commit_change(
+        self, change: Change, events: list[AlertEvent], clock: datetime | None = None
+    ) -> list[StoredEvent]: ...
     def report_batches(self) -> Iterator[ReportBatch]: ...
     def ingest_log(self) -> Iterator[LoggedBatch]: ...
     def report_count(self) -> int: ...

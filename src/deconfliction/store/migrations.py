@@ -118,6 +118,13 @@ CORE: tuple[Migration, ...] = (
         INSERT INTO batches (number) SELECT DISTINCT batch FROM reports;
         """,
     ),
+    Migration(
+        3,
+        "ingest log: agreement changes (units, lines, sites) at their place in the stream",
+        """
+        ALTER TABLE batches ADD COLUMN change TEXT;
+        """,
+    ),
 )
 
 _registered: dict[int, Migration] = {m.version: m for m in CORE}

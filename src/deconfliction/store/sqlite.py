@@ -26,10 +26,12 @@ from ..model import (
     Site,
     Unit,
 )
+from . import tables
 from .base import (
     Ack,
     AlertPage,
     AlertQuery,
+    Change,
     IngestResult,
     LoggedBatch,
     Reference,
@@ -142,15 +144,15 @@ class SQLiteStore:
     def put_reference(self, reference: Reference) -> None:
         def job(c: sqlite3.Connection) -> None:
             for party in reference.parties:
-                _put_party(c, party)
+                tables.put_party(c, party)
             for actor in reference.actors:
-                _put_actor(c, actor)
+                tables.put_actor(c, actor)
             for unit in reference.units:
-                _put_unit(c, unit)
+                tables.put_unit(c, unit)
             for line in reference.lines:
-                _put_line(c, line)
+                tables.put_line(c, line)
             for site in reference.sites:
-                _put_site(c, site)
+                tables.put_site(c, site)
             c.execute(
                 "INSERT OR REPLACE INTO settings (id, document) VALUES (1, ?)",
                 (reference.settings.model_dump_json(),),
@@ -159,26 +161,26 @@ class SQLiteStore:
         self._writer.run(job)
 
     def put_party(self, party: Party) -> None:
-        self._writer.run(lambda c: _put_party(c, party))
+        self._writer.run(lambda c: tables.put_party(c, party))
 
     def put_actor(self, actor: Actor) -> None:
-        self._writer.run(lambda c: _put_actor(c, actor))
+        self._writer.run(lambda c: tables.put_actor(c, actor))
 
     def put_unit(self, unit: Unit) -> None:
-        self._writer.run(lambda c: _put_unit(c, unit))
+        self._writer.run(lambda c: tables.put_unit(c, unit))
 
     def put_units(self, units: Sequence[Unit]) -> None:
         def job(c: sqlite3.Connection) -> None:
             for unit in units:
-                _put_unit(c, unit)
+                tables.put_unit(c, unit)
 
         self._writer.run(job)
 
     def put_line(self, line: Line) -> None:
-        self._writer.run(lambda c: _put_line(c, line))
+        self._writer.run(lambda c: tables.put_line(c, line))
 
     def put_site(self, site: Site) -> None:
-        self._writer.run(lambda c: _put_site(c, site))
+        self._writer.run(lambda c: tables.put_site(c, site))
 
     def put_settings(self, settings: Settings) -> None:
         self._writer.run(
@@ -304,7 +306,7 @@ class SQLiteStore:
                 "INSERT INTO batches (number, clock_us) VALUES (?, ?)",
                 (number, None if clock is None else to_us(clock)),
             )
-            stored.extend(_store_events(c, events, number, self._event_seq))
+            stored.extend(tables.store_events(c, events, number, self._event_seq))
             return IngestResult(accepted, len(rows) - accepted), stored
 
         def after() -> None:
@@ -332,17 +334,59 @@ class SQLiteStore:
         """Store the reports and the events they caused in one transaction."""
         return self.submit_batch(batch, events, clock).result()[0]
 
+    def commit_change(
+        self, change: Change, events: list[AlertEvent], clock: datetime | None = None
+    ) -> list[StoredEvent]:
+        """Add a unit, line, site or actor, logged at this point of the ingest stream,
+        with the alert events it raised."""
+        with self._lock:
+            number = self._next_batch
+            self._next_batch += 1
+        kind = tables.CHANGE_KINDS[type(change)]
+        document = orjson.dumps({"kind": kind, "value": change.model_dump(mode="json")})
+        stored: list[StoredEvent] = []
+
+        def job(c: sqlite3.Connection) -> list[StoredEvent]:
+            tables.PUT[kind](c, change)
+            c.execute(
+                "INSERT INTO batches (number, clock_us, change) VALUES (?, ?, ?)",
+                (number, None if clock is None else to_us(clock), document),
+            )
+            stored.extend(tables.store_events(c, events, number, self._event_seq))
+            return stored
+
+        def after() -> None:
+            if stored:
+                for listener in self._listeners:
+                    listener(stored)
+
+        return list(self._writer.submit(job, after).result())
+
+    def logged_changes(self) -> set[tuple[str, str]]:
+        """(kind, id) of every agreement object added while a service ran."""
+        rows = self._read("SELECT change FROM batches WHERE change IS NOT NULL")
+        out: set[tuple[str, str]] = set()
+        for (document,) in rows:
+            data = orjson.loads(document)
+            out.add((data["kind"], data["value"]["id"]))
+        return out
+
     def ingest_log(self) -> Iterator[LoggedBatch]:
         """Every committed batch in order, with its clock: what rebuilds an engine."""
-        clocks = self._read("SELECT number, clock_us FROM batches ORDER BY number")
+        log = self._read("SELECT number, clock_us, change FROM batches ORDER BY number")
         batches = self.report_batches_numbered()
         pending = next(batches, None)
-        for number, clock_us in clocks:
+        for number, clock_us, document in log:
             reports = ReportBatch.empty()
             if pending is not None and pending[0] == number:
                 reports = pending[1]
                 pending = next(batches, None)
-            yield LoggedBatch(number, None if clock_us is None else from_us(clock_us), reports)
+            change = None
+            if document is not None:
+                data = orjson.loads(document)
+                change = tables.CHANGE_MODELS[data["kind"]].model_validate(data["value"])
+            clock = None if clock_us is None else from_us(clock_us)
+            yield LoggedBatch(number, clock, reports, change)
 
     def report_batches(self) -> Iterator[ReportBatch]:
         """The stored reports in the batches they came in, in ingest order."""
@@ -574,120 +618,3 @@ def _token(row: Sequence[Any]) -> Token:
     return Token(
         token_id, party, Role(role), from_us(created), None if revoked is None else from_us(revoked)
     )
-
-
-def _position(c: sqlite3.Connection, table: str, key: str) -> int:
-    row = c.execute(f"SELECT position FROM {table} WHERE id = ?", (key,)).fetchone()
-    if row is not None:
-        return int(row[0])
-    return int(c.execute(f"SELECT COALESCE(MAX(position), -1) + 1 FROM {table}").fetchone()[0])
-
-
-def _put_party(c: sqlite3.Connection, party: Party) -> None:
-    c.execute(
-        "INSERT OR REPLACE INTO parties (id, position, name) VALUES (?, ?, ?)",
-        (party.id, _position(c, "parties", party.id), party.name),
-    )
-
-
-def _put_actor(c: sqlite3.Connection, actor: Actor) -> None:
-    c.execute(
-        "INSERT OR REPLACE INTO actors (id, position, name, party) VALUES (?, ?, ?, ?)",
-        (actor.id, _position(c, "actors", actor.id), actor.name, actor.party),
-    )
-
-
-def _put_unit(c: sqlite3.Connection, unit: Unit) -> None:
-    c.execute(
-        "INSERT OR REPLACE INTO units (id, position, name, actor, kind, strength, equipment)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (
-            unit.id,
-            _position(c, "units", unit.id),
-            unit.name,
-            unit.actor,
-            str(unit.kind),
-            unit.strength,
-            orjson.dumps(unit.equipment),
-        ),
-    )
-
-
-def _put_line(c: sqlite3.Connection, line: Line) -> None:
-    c.execute(
-        'INSERT OR REPLACE INTO lines (id, position, name, "left", "right", buffer_m, coordinates)'
-        " VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (
-            line.id,
-            _position(c, "lines", line.id),
-            line.name,
-            line.left,
-            line.right,
-            line.buffer_m,
-            orjson.dumps([list(p) for p in line.coordinates]),
-        ),
-    )
-
-
-def _put_site(c: sqlite3.Connection, site: Site) -> None:
-    c.execute(
-        "INSERT OR REPLACE INTO sites (id, position, name, party, kind, lon, lat, personnel,"
-        " priority) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            site.id,
-            _position(c, "sites", site.id),
-            site.name,
-            site.party,
-            str(site.kind),
-            site.lon,
-            site.lat,
-            site.personnel,
-            str(site.priority),
-        ),
-    )
-
-
-def _store_events(
-    c: sqlite3.Connection, events: list[AlertEvent], batch: int, counters: dict[str, int]
-) -> list[StoredEvent]:
-    """Append the events and fold them into the alerts' current state."""
-    if not events:
-        return []
-    seqs = dict(counters)
-    stored: list[StoredEvent] = []
-    rows: list[tuple[Any, ...]] = []
-    current: dict[str, Alert | None] = {}
-    for event in events:
-        seq = seqs.get(event.party, 0) + 1
-        seqs[event.party] = seq
-        stored.append(StoredEvent(seq, event))
-        rows.append((event.party, seq, event.id, batch, to_us(event.time), event.model_dump_json()))
-        if event.id not in current:
-            row = c.execute("SELECT document FROM alerts WHERE id = ?", (event.id,)).fetchone()
-            current[event.id] = None if row is None else Alert.model_validate_json(row[0])
-        current[event.id] = fold(current[event.id], event)
-    c.executemany(
-        "INSERT INTO alert_events (party, seq, alert, batch, time_us, document)"
-        " VALUES (?, ?, ?, ?, ?, ?)",
-        rows,
-    )
-    for alert in current.values():
-        assert alert is not None
-        c.execute(
-            "INSERT INTO alerts (id, party, rule, severity, state, time_us, document)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET"
-            " severity = excluded.severity, state = excluded.state,"
-            " time_us = excluded.time_us, document = excluded.document",
-            (
-                alert.id,
-                alert.party,
-                str(alert.rule),
-                str(alert.severity),
-                str(alert.state),
-                to_us(alert.updated),
-                alert.model_dump_json(),
-            ),
-        )
-    # Only now that every statement went through do the counters move on.
-    counters.update(seqs)
-    return stored
