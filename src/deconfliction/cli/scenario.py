@@ -1,0 +1,287 @@
+"""`deconfliction scenario run|validate|list` and `deconfliction alerts`."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Iterable, Iterator
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import orjson
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from ..scenario import ScenarioError, list_builtin, load_columns
+
+INVALID_INPUT = 2
+"""Exit code for a scenario or database the command cannot take."""
+
+PROGRESS_MIN_REPORTS = 20_000
+"""Replays with at least this many reports show a progress bar (on a terminal)."""
+
+scenario_app = typer.Typer(
+    help="Scenario files: replay, validate, and list the built-in ones.",
+    no_args_is_help=True,
+)
+
+
+class OutputFormat(StrEnum):
+    JSONL = "jsonl"
+    TABLE = "table"
+
+
+def _stderr() -> Console:
+    return Console(stderr=True, highlight=False)
+
+
+def _stdout() -> Console:
+    console = Console(highlight=False)
+    if not console.is_terminal:
+        # piped or captured: wide enough that a timeline row stays on one line
+        console = Console(highlight=False, width=200)
+    return console
+
+
+def _fail(lines: Iterable[str]) -> typer.Exit:
+    console = _stderr()
+    for line in lines:
+        console.print(f"[red]error:[/red] {escape(line)}", soft_wrap=True)
+    return typer.Exit(INVALID_INPUT)
+
+
+@scenario_app.command("run")
+def run(
+    scenario: str = typer.Argument(
+        ..., metavar="FILE|NAME", help="A scenario file or a built-in name."
+    ),
+    output: OutputFormat = typer.Option(
+        OutputFormat.JSONL, "--format", "-f", help="jsonl: one JSON object per event; table."
+    ),
+    db: Path | None = typer.Option(
+        None, "--db", help="Replay into this SQLite database (created if missing)."
+    ),
+    progress: bool | None = typer.Option(
+        None,
+        "--progress/--no-progress",
+        help="Show a progress bar on stderr (default: on long replays, on a terminal).",
+    ),
+) -> None:
+    """Replay a scenario and print its alert events in time order."""
+    from ..engine import EngineError
+    from ..scenario.replay import Replay
+
+    console = _stderr()
+    started = time.perf_counter()
+    store = None
+    try:
+        loaded = load_columns(scenario)
+        if db is not None:
+            from ..store import SQLiteStore
+
+            store = SQLiteStore(db)
+        replay = Replay(loaded, store=store)
+        show = (
+            progress
+            if progress is not None
+            else (console.is_terminal and replay.total >= PROGRESS_MIN_REPORTS)
+        )
+        events = _with_progress(replay, console) if show else replay.events()
+        if output is OutputFormat.JSONL:
+            count = _write_jsonl(events, sys.stdout.buffer)
+        else:
+            count = _print_table(events, loaded.scenario.name)
+    except ScenarioError as error:
+        raise _fail(error.lines) from None
+    except EngineError as error:
+        raise _fail([f"{scenario}: {error}"]) from None
+    finally:
+        if store is not None:
+            store.close()
+    elapsed = time.perf_counter() - started
+    console.print(
+        f"{loaded.source}: {replay.total:,} reports replayed in {elapsed:.2f} s, {count:,} events",
+        style="dim",
+    )
+
+
+def _with_progress(replay: Any, console: Console) -> Iterator[dict[str, Any]]:
+    columns = (
+        TextColumn("replaying"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("reports"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task("replay", total=replay.total)
+        for step in replay.steps():
+            bar.advance(task, step.reports)
+            yield from step.events
+
+
+def _write_jsonl(events: Iterable[dict[str, Any]], out: BinaryIO) -> int:
+    count = 0
+    try:
+        for event in events:
+            out.write(orjson.dumps(event) + b"\n")
+            count += 1
+        out.flush()
+    except BrokenPipeError:
+        # the reader went away (`| head`): stop quietly, and keep Python's own flush
+        # at exit from failing on the closed pipe
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, out.fileno())
+        raise typer.Exit(0) from None
+    return count
+
+
+_SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan"}
+
+
+def _print_table(events: Iterable[dict[str, Any]], title: str) -> int:
+    table = Table(title=f"{title}: alert timeline", show_lines=False, expand=False)
+    for name in ("time", "event", "alert", "rule", "severity", "party"):
+        table.add_column(name, no_wrap=True)
+    table.add_column("message", overflow="fold")
+    count = 0
+    for event in events:
+        count += 1
+        table.add_row(*_row(event))
+    _stdout().print(table)
+    return count
+
+
+def _row(event: dict[str, Any]) -> list[str]:
+    """A table row for an alert event or a hotline entry."""
+    kind = str(event.get("event", ""))
+    if kind.startswith("hotline."):
+        party = f"{event.get('from', '')} -> {event.get('to', '')}"
+        return [
+            str(event.get("time", "")),
+            kind,
+            str(event.get("id", "")),
+            str(event.get("kind", "")),
+            str(event.get("priority", "")),
+            party,
+            escape(str(event.get("subject", ""))),
+        ]
+    severity = str(event.get("severity", ""))
+    style = _SEVERITY_STYLE.get(severity)
+    return [
+        str(event.get("time", "")),
+        kind,
+        str(event.get("id", "")),
+        str(event.get("rule", "")),
+        f"[{style}]{severity}[/{style}]" if style else severity,
+        str(event.get("party", "")),
+        escape(str(event.get("message", ""))),
+    ]
+
+
+@scenario_app.command("validate")
+def validate(
+    scenario: str = typer.Argument(
+        ..., metavar="FILE|NAME", help="A scenario file or a built-in name."
+    ),
+) -> None:
+    """Check a scenario file; print every problem with its place in the document."""
+    try:
+        loaded = load_columns(scenario)
+    except ScenarioError as error:
+        raise _fail(error.lines) from None
+    s = loaded.scenario
+    counts = {
+        "parties": len(s.parties),
+        "actors": len(s.actors),
+        "lines": len(s.lines),
+        "sites": len(s.sites),
+        "units": len(s.units),
+        "reports": len(loaded.reports),
+        "incidents": len(s.incidents),
+        "hotline messages": len(s.hotline),
+    }
+    summary = ", ".join(f"{n:,} {name}" for name, n in counts.items())
+    typer.echo(f"{loaded.source}: valid: {s.name} ({summary})")
+
+
+@scenario_app.command("list")
+def list_scenarios() -> None:
+    """List the built-in scenarios."""
+    table = Table(show_header=True)
+    table.add_column("name")
+    table.add_column("title")
+    table.add_column("reports", justify="right")
+    for name in list_builtin():
+        loaded = load_columns(name)
+        table.add_row(name, escape(loaded.scenario.name), f"{len(loaded.reports):,}")
+    _stdout().print(table)
+
+
+def alerts(
+    db: Path = typer.Option(..., "--db", help="The SQLite database of a replay or a service."),
+    party: str | None = typer.Option(None, "--party", help="Only this party's alerts."),
+    state: str | None = typer.Option(None, "--state", help="open or resolved."),
+    output: OutputFormat = typer.Option(
+        OutputFormat.TABLE, "--format", "-f", help="table or jsonl."
+    ),
+) -> None:
+    """List the alerts stored in a database, party by party, in the order they opened."""
+    from ..model import AlertState
+    from ..store import AlertQuery, SQLiteStore
+
+    if not db.is_file():
+        raise _fail([f"{db}: no such database"])
+    wanted_state = None
+    if state is not None:
+        try:
+            wanted_state = AlertState(state)
+        except ValueError:
+            raise _fail([f"--state: expected open or resolved, got '{state}'"]) from None
+    store = SQLiteStore(db)
+    try:
+        parties = [p.id for p in store.parties()]
+        if party is not None:
+            if party not in parties:
+                raise _fail([f"--party: unknown party '{party}' (known: {', '.join(parties)})"])
+            parties = [party]
+        found: list[dict[str, Any]] = []
+        for pid in parties:
+            after: int | None = None
+            while True:
+                page = store.alerts(AlertQuery(party=pid, state=wanted_state, after=after))
+                found.extend(a.model_dump(mode="json") for a in page.alerts)
+                if page.next_after is None:
+                    break
+                after = page.next_after
+    finally:
+        store.close()
+    if output is OutputFormat.JSONL:
+        _write_jsonl(found, sys.stdout.buffer)
+        return
+    table = Table(title=f"alerts in {db}")
+    for name in ("alert", "party", "rule", "severity", "state", "opened", "updated"):
+        table.add_column(name, no_wrap=True)
+    table.add_column("message", overflow="fold")
+    for alert in found:
+        table.add_row(
+            alert["id"],
+            alert["party"],
+            alert["rule"],
+            alert["severity"],
+            alert["state"],
+            alert["opened"],
+            alert["updated"],
+            escape(alert["message"]),
+        )
+    _stdout().print(table)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(scenario_app, name="scenario")
+    app.command("alerts")(alerts)
