@@ -8,6 +8,7 @@ events of its two rule families, timers firing at their exact due times.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -54,6 +55,7 @@ class ScriptedHotline:
         scenario: Scenario,
         engine: PictureSource | None = None,
         settings: HotlineSettings | None = None,
+        allocate_id: Callable[[], str] | None = None,
     ) -> None:
         parties = [p.id for p in scenario.parties]
         self.forces = ReportForces(
@@ -70,7 +72,7 @@ class ScriptedHotline:
             parties,
             settings,
             forces=self.forces,
-            book=book if isinstance(book, AlertBook) else None,
+            book=book if isinstance(book, AlertBook) else _book(allocate_id),
         )
         extensions = getattr(engine, "extensions", None)
         if isinstance(extensions, list):
@@ -155,6 +157,19 @@ class ScriptedHotline:
         return [entry_event(delivery.entry), *_alerts(events)]
 
 
+class _NumberedBook(AlertBook):
+    def __init__(self, allocate: Callable[[], str]) -> None:
+        super().__init__()
+        self._allocate = allocate
+
+    def allocate(self) -> str:
+        return self._allocate()
+
+
+def _book(allocate: Callable[[], str] | None) -> AlertBook | None:
+    return None if allocate is None else _NumberedBook(allocate)
+
+
 def _window(script: ScriptedMessage) -> dict[str, datetime] | None:
     if script.window_start is None or script.window_end is None:
         return None
@@ -165,10 +180,14 @@ def _alerts(events: list[AlertEvent]) -> list[dict[str, Any]]:
     return [e.to_json_dict() for e in events]
 
 
-def scripted_events(scenario: Scenario, engine: PictureSource | None = None) -> ScriptedHotline:
+def scripted_events(
+    scenario: Scenario,
+    engine: PictureSource | None = None,
+    allocate_id: Callable[[], str] | None = None,
+) -> ScriptedHotline:
     """The seam for `scenario/replay.py`: call `.until(batch_time)` before each batch.
 
     With the engine given, the hotline's alerts are booked in the engine's alert book
     (one numbering, `engine.alerts()` lists them) and its timers run on every evaluation.
     """
-    return ScriptedHotline(scenario, engine)
+    return ScriptedHotline(scenario, engine, allocate_id=allocate_id)
