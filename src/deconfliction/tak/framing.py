@@ -1,0 +1,116 @@
+"""Splitting a TCP stream into CoT events: XML ends at `</event>`, TAK protocol v1 is
+`0xbf`, a varint length, then that many bytes of protobuf."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+END = b"</event>"
+PROTO_MAGIC = 0xBF
+_WHITESPACE = frozenset(b" \t\r\n\x00")
+
+
+@dataclass(slots=True)
+class Frames:
+    """What one read completed: XML events, protobuf payloads, and oversized ones dropped."""
+
+    xml: list[bytes] = field(default_factory=list)
+    proto: list[bytes] = field(default_factory=list)
+    oversized: int = 0
+
+
+class Framer:
+    """Incremental framing of one connection's bytes; robust to any split of the stream.
+
+    Memory is bounded by `max_bytes`: an event that grows past it is dropped (counted in
+    `Frames.oversized`) and its remaining bytes skipped up to the next `</event>`.
+    """
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._buffer = bytearray()
+        self._scanned = 0
+        self._discarding = False
+        self._skip = 0
+
+    @property
+    def pending(self) -> int:
+        """Bytes of an event started but not finished (0 between events)."""
+        return len(self._buffer)
+
+    def feed(self, data: bytes) -> Frames:
+        buf = self._buffer
+        buf += data
+        out = Frames()
+        pos = 0
+        size = len(buf)
+        while pos < size:
+            if self._skip:
+                taken = min(self._skip, size - pos)
+                pos += taken
+                self._skip -= taken
+                continue
+            if self._discarding:
+                end = buf.find(END, pos)
+                if end == -1:
+                    pos = max(pos, size - len(END) + 1)
+                    break
+                pos = end + len(END)
+                self._discarding = False
+                continue
+            first = buf[pos]
+            if first in _WHITESPACE:
+                pos += 1
+                continue
+            if first == PROTO_MAGIC:
+                step = self._proto(buf, pos, out)
+                if step == pos:
+                    break
+                pos = step
+                continue
+            end = buf.find(END, max(pos, self._scanned))
+            if end == -1:
+                if size - pos > self.max_bytes:
+                    out.oversized += 1
+                    self._discarding = True
+                    pos = max(pos, size - len(END) + 1)
+                else:
+                    self._scanned = max(pos, size - len(END) + 1)
+                break
+            stop = end + len(END)
+            if stop - pos > self.max_bytes:
+                out.oversized += 1
+            else:
+                out.xml.append(bytes(buf[pos:stop]))
+            pos = stop
+        del buf[:pos]
+        self._scanned = max(0, self._scanned - pos)
+        return out
+
+    def _proto(self, buf: bytearray, pos: int, out: Frames) -> int:
+        """Consume one protobuf message at `pos`; the same `pos` when it is incomplete."""
+        length = 0
+        shift = 0
+        cursor = pos + 1
+        while True:
+            if cursor >= len(buf):
+                return pos
+            byte = buf[cursor]
+            cursor += 1
+            length |= (byte & 0x7F) << shift
+            if not byte & 0x80:
+                break
+            shift += 7
+            if shift > 35:
+                # A length that does not fit in 5 varint bytes is garbage, not a message.
+                out.oversized += 1
+                self._discarding = True
+                return cursor
+        if length > self.max_bytes:
+            out.oversized += 1
+            self._skip = length
+            return cursor
+        if cursor + length > len(buf):
+            return pos
+        out.proto.append(bytes(buf[cursor : cursor + length]))
+        return cursor + length

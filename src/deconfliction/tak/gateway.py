@@ -1,0 +1,275 @@
+"""The TAK gateway: CoT listeners feeding the service, and each party's view sent back."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import ssl
+from collections.abc import Callable, Collection, Sequence
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+from cryptography import x509
+from cryptography.x509.oid import NameOID
+
+from ..batch import ReportBatch
+from ..ingest.cot import AtomFields, CotError, CotEvent, atom_fields
+from ..model import Actor, AlertEvent, Unit
+from . import outbound, proto
+from .config import CotConfig, Listener
+from .connection import Connection
+from .seam import CotService, PartyView
+
+log = logging.getLogger("deconfliction.tak")
+
+
+class CotGateway:
+    """Listeners for TAK clients in the server's event loop.
+
+    `await CotGateway(service, config).start()` opens every listener of `config`;
+    reports go through `service.ingest_cot` (durable before the next read of that
+    connection), and the service's changes come back through `subscribe`.
+    """
+
+    def __init__(self, service: CotService, config: CotConfig) -> None:
+        config.check()
+        self.service = service
+        self.config = config
+        self.servers: list[tuple[Listener, asyncio.Server]] = []
+        self.connections: dict[str, set[Connection]] = {}
+        self.tasks: set[asyncio.Future[None]] = set()
+        self._unsubscribe: Callable[[], None] | None = None
+        self._alert_sequence = 0
+        self._actors: dict[str, Actor] = {}
+        self._ssl: ssl.SSLContext | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    async def start(self) -> CotGateway:
+        self._actors = {a.id: a for a in self.service.actors()}
+        for listener in self.config.listeners:
+            context = self._tls() if listener.scheme == "tls" else None
+            server = await asyncio.start_server(
+                lambda r, w, lst=listener: self._accept(lst, r, w),
+                listener.host,
+                listener.port,
+                ssl=context,
+                ssl_handshake_timeout=min(self.config.partial_timeout_s, 30.0) if context else None,
+                limit=self.config.max_event_bytes,
+            )
+            self.servers.append((listener, server))
+            log.info("listening for CoT on %s", self.address(listener, server))
+        self._unsubscribe = self.service.subscribe(self)
+        self._spawn(self._refresh_loop())
+        return self
+
+    async def stop(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        for _, server in self.servers:
+            server.close()
+        for connection in [c for group in self.connections.values() for c in group]:
+            connection.close()
+        for task in list(self.tasks):
+            task.cancel()
+        for task in list(self.tasks):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        for _, server in self.servers:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(server.wait_closed(), 2.0)
+        self.servers.clear()
+
+    def address(self, listener: Listener, server: asyncio.Server) -> str:
+        host, port = server.sockets[0].getsockname()[:2]
+        return f"{listener.scheme}://{host}:{port}"
+
+    def urls(self) -> list[str]:
+        """The listeners' actual addresses (a port 0 in the configuration is chosen here)."""
+        return [self.address(listener, server) for listener, server in self.servers]
+
+    def _tls(self) -> ssl.SSLContext:
+        if self._ssl is None:
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.minimum_version = ssl.TLSVersion.TLSv1_2
+            context.load_cert_chain(str(self.config.certfile), str(self.config.keyfile))
+            context.load_verify_locations(cafile=str(self.config.cafile))
+            context.verify_mode = ssl.CERT_REQUIRED
+            self._ssl = context
+        return self._ssl
+
+    def _spawn(self, coroutine: object) -> None:
+        task = asyncio.ensure_future(coroutine)  # type: ignore[arg-type]
+        self.tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Future[None]) -> None:
+        self.tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("TAK gateway task failed", exc_info=task.exception())
+
+    # -- connections -------------------------------------------------------------------
+
+    def _party_of(self, listener: Listener, writer: asyncio.StreamWriter) -> str | None:
+        if listener.scheme == "tcp":
+            return listener.party or self.config.party
+        ssl_object = writer.get_extra_info("ssl_object")
+        der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
+        if not der:
+            return None
+        subject = x509.load_der_x509_certificate(der).subject
+        names = subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+        for key in (subject.rfc4514_string(), *(str(n.value) for n in names)):
+            if key in self.config.clients:
+                return self.config.clients[key]
+        log.warning(
+            "refused a client certificate no party is mapped to: %s", subject.rfc4514_string()
+        )
+        return None
+
+    async def _accept(
+        self, listener: Listener, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        peer = "{}:{}".format(*writer.get_extra_info("peername")[:2])
+        party = self._party_of(listener, writer)
+        if party is None:
+            writer.close()
+            return
+        connection = Connection(
+            self, reader, writer, party, f"{listener.scheme}://{peer} ({party})"
+        )
+        self.connections.setdefault(party, set()).add(connection)
+        log.info("%s connected", connection.peer)
+        now = datetime.now(UTC)
+        if proto.AVAILABLE:
+            connection.send_now(outbound.protocol_support(now))
+        self._spawn(self._send_view(party, [connection]))
+        await connection.run()
+        log.info("%s disconnected", connection.peer)
+
+    def forget(self, connection: Connection) -> None:
+        group = self.connections.get(connection.party)
+        if group is not None:
+            group.discard(connection)
+
+    # -- inbound -----------------------------------------------------------------------
+
+    async def ingest(self, connection: Connection, events: Sequence[CotEvent]) -> None:
+        """Turn a connection's atoms into one batch in its party's picture."""
+        party = connection.party
+        mapping = self._affiliation_actors(party)
+        rows: list[AtomFields] = []
+        units: list[Unit] = []
+        registered = connection.registered
+        for event in events:
+            try:
+                row = atom_fields(event, party, mapping)
+            except CotError as exc:
+                log.warning("%s: skipped atom %s: %s", connection.peer, event.uid[:80], exc)
+                continue
+            rows.append(row)
+            identity = (row.actor, row.kind.value, row.name)
+            if row.actor is not None and registered.get(row.unit) != identity:
+                registered[row.unit] = identity
+                units.append(Unit(id=row.unit, name=row.name, actor=row.actor, kind=row.kind))
+        if not rows:
+            return
+        connection.reported.update(r.unit for r in rows)
+        result = await self.service.ingest_cot(party, _batch(rows, party), units)
+        if result.rejected:
+            for reason in result.rejected[:3]:
+                log.warning("%s: %s", connection.peer, reason)
+
+    def _affiliation_actors(self, party: str) -> dict[str, str | None]:
+        mapping: dict[str, str | None] = {}
+        friendly = next((a.id for a in self._actors.values() if a.party == party), None)
+        mapping["f"] = mapping["a"] = friendly
+        mapping.update(self.config.actors.get(party, {}))
+        return mapping
+
+    # -- outbound: the service's changes ---------------------------------------------
+
+    def alerts(self, events: Sequence[AlertEvent]) -> None:
+        now = datetime.now(UTC)
+        stale = timedelta(seconds=self.config.alert_stale_s)
+        for event in events:
+            group = self.connections.get(event.party)
+            if not group:
+                continue
+            self._alert_sequence += 1
+            messages = outbound.alert_events(event, now, stale, self._alert_sequence)
+            for connection in list(group):
+                for message in messages:
+                    connection.send_alert(message)
+
+    def units(self, party: str, unit_ids: Collection[str]) -> None:
+        if self.connections.get(party):
+            self._spawn(self._send_units(party, list(unit_ids)))
+
+    def reference(self) -> None:
+        self._actors = {a.id: a for a in self.service.actors()}
+        for party, group in self.connections.items():
+            if group:
+                self._spawn(self._send_view(party, list(group)))
+
+    async def _send_units(self, party: str, unit_ids: list[str]) -> None:
+        view = await self.service.view(party, unit_ids)
+        self._deliver(view, list(self.connections.get(party, ())), reference=False)
+
+    async def _send_view(self, party: str, connections: list[Connection]) -> None:
+        view = await self.service.view(party)
+        self._deliver(view, connections, reference=True)
+
+    def _deliver(self, view: PartyView, connections: list[Connection], reference: bool) -> None:
+        now = datetime.now(UTC)
+        messages: list[tuple[str, bytes]] = []
+        if reference:
+            stale = now + timedelta(seconds=self.config.refresh_s * 2)
+            for line in view.lines:
+                for i, data in enumerate(outbound.line_events(line, now, stale)):
+                    messages.append((f"line.{line.id}.{i}", data))
+            for site in view.sites:
+                messages.append((f"site.{site.id}", outbound.site_event(site, now, stale)))
+        unit_stale = now + timedelta(seconds=self.config.picture_stale_s)
+        mapping = self.config.actors.get(view.party, {})
+        units = []
+        for unit in view.units:
+            letter = outbound.affiliation_for(unit.actor, view.party, self._actors, mapping)
+            units.append((unit.id, outbound.unit_event(unit, letter, now, unit_stale)))
+        for connection in connections:
+            for key, data in messages:
+                connection.send_update(key, data)
+            reported = connection.reported
+            for uid, data in units:
+                if uid not in reported:
+                    connection.send_update(f"unit.{uid}", data)
+
+    async def _refresh_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.refresh_s)
+            self.reference()
+
+
+def _batch(rows: list[AtomFields], party: str) -> ReportBatch:
+    n = len(rows)
+    equipment = [r.equipment for r in rows]
+    return ReportBatch(
+        time_us=np.fromiter((r.time_us for r in rows), dtype=np.int64, count=n),
+        unit=_objects([r.unit for r in rows]),
+        lon=np.fromiter((r.lon for r in rows), dtype=np.float64, count=n),
+        lat=np.fromiter((r.lat for r in rows), dtype=np.float64, count=n),
+        observer=_objects([party] * n),
+        strength=np.fromiter((r.strength for r in rows), dtype=np.int64, count=n),
+        equipment=tuple(equipment) if any(e is not None for e in equipment) else None,
+        report_id=_objects([r.report_id for r in rows]),
+        source=_objects([r.source for r in rows]),
+        rating=_objects([r.rating for r in rows]),
+    )
+
+
+def _objects(values: list[object]) -> np.ndarray:  # type: ignore[type-arg]
+    array = np.empty(len(values), dtype=object)
+    array[:] = values
+    return array
