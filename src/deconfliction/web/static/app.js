@@ -10,7 +10,7 @@ import {
 import { mergeAlert, noteLive, renderAlerts, selectAlert, setConcernHandler } from "./alerts.js";
 import { loadHotline, concernFromAlert, setPictureTime, isDrawing, renderMessages } from "./hotline.js";
 
-const t0 = performance.now();
+
 const OVERRIDES_KEY = "deconfliction.identity";
 
 window.addEventListener("error", (event) => cop.errors.push(String(event.message)));
@@ -167,7 +167,8 @@ async function start() {
   }
   streamAbort = new AbortController();
   streamEvents(onEvent, onStreamState, streamAbort.signal);
-  cop.timings.firstRender = performance.now() - t0;
+  // performance.now() counts from navigation start.
+  cop.timings.firstRender = performance.now();
   cop.ready = true;
 }
 
