@@ -34,7 +34,8 @@ def _run(*args: str) -> str:
 def test_a_conversation_is_exported_and_verified(db: Path, tmp_path: Path) -> None:
     sent = _run(
         "send", "--db", str(db), "--from", "coalition", "--to", "russia", "--kind", "request",
-        "--priority", "flash", "--subject", "Confirm forces at Khasham", "--at", "2018-02-07T20:30:00Z",
+        "--priority", "flash", "--subject", "Confirm forces at Khasham",
+        "--at", "2018-02-07T20:30:00Z",
     )  # fmt: skip
     message_id = sent.split()[0]
     overdue = _run(
