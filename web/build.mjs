@@ -1,12 +1,13 @@
-// Copies the map's third-party assets from node_modules into static/vendor, which the
-// service serves; nothing is fetched from the internet at run time.
+// Copies the map's third-party assets from node_modules into the package's
+// src/deconfliction/web/static/vendor, which the service serves; nothing is fetched from
+// the internet at run time, and node_modules itself stays out of the served folder.
 import { cpSync, mkdirSync, rmSync, existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const modules = join(here, "node_modules");
-const vendor = join(here, "static", "vendor");
+const vendor = join(here, "..", "src", "deconfliction", "web", "static", "vendor");
 
 const files = [
   ["leaflet/dist/leaflet.js", "leaflet/leaflet.js"],
