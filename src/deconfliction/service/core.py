@@ -1,0 +1,415 @@
+"""The service: one engine and one store, behind plain functions the API calls."""
+
+from __future__ import annotations
+
+import csv
+import io
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from ..batch import ReportBatch, from_us
+from ..engine import Engine, EngineError
+from ..model import Actor, Line, Settings, Site, Unit, UnitKind, now_utc
+from ..store.base import Ack, AlertQuery, Change, Role, StoredEvent
+from ..store.sqlite import SQLiteStore
+from .auth import Principal, authenticate, new_token, token_hash
+from .broker import Broker
+from .errors import Conflict, Invalid, NotFound, ServiceError, Unavailable
+from .inputs import ParsedReports, ReportIn, parse_reports
+from .reads import Reads
+from .views import IncidentIn, IngestAnswer, NewToken, SiteIn
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Request limits; the defaults are those of the README's settings table."""
+
+    max_body_bytes: int = 16 * 1024 * 1024
+    max_reports: int = 10_000
+    page_size: int = 1000
+
+
+class Service(Reads):
+    """Every operation of the API, as plain functions of a principal and validated input.
+
+    Live (`serve`): the engine's clock is the wall clock, moved on by `tick`. Replay
+    (`demo`): the clock is the latest report time, as in `scenario run`.
+    """
+
+    def __init__(
+        self,
+        store: SQLiteStore,
+        *,
+        live: bool = True,
+        wall_clock: Callable[[], datetime] = now_utc,
+        limits: Limits | None = None,
+    ) -> None:
+        self.store = store
+        self.live = live
+        self.limits = limits or Limits()
+        self.demo_tokens: list[NewToken] | None = None
+        self.lock = threading.RLock()
+        self.broker = Broker()
+        self.problem: str | None = None
+        self._wall = wall_clock
+        self._clock: datetime | None = None
+        reference = store.reference()
+        self.settings: Settings = reference.settings
+        self.parties = {p.id: p for p in reference.parties}
+        self.actors: dict[str, Actor] = {a.id: a for a in reference.actors}
+        self.units: dict[str, Unit] = {u.id: u for u in reference.units}
+        self.lines: dict[str, Line] = {line.id: line for line in reference.lines}
+        self.sites: dict[str, Site] = {s.id: s for s in reference.sites}
+        self.engine = self._rebuild()
+        store.add_listener(self.broker.committed)
+        self._ticker: threading.Thread | None = None
+        self._stop = threading.Event()
+
+    # the engine and its clock -------------------------------------------------------
+
+    def _engine_clock(self) -> datetime:
+        assert self._clock is not None
+        return self._clock
+
+    def _rebuild(self) -> Engine:
+        """An engine fed the stored batches in their order: the alerts of the run that
+        stored them, with the same ids."""
+        added = self.store.logged_changes()
+        engine = Engine(
+            list(self.parties.values()),
+            [a for a in self.actors.values() if ("actor", a.id) not in added],
+            [x for x in self.lines.values() if ("line", x.id) not in added],
+            [s for s in self.sites.values() if ("site", s.id) not in added],
+            [u for u in self.units.values() if ("unit", u.id) not in added],
+            self.settings,
+            clock=self._engine_clock,
+        )
+        for logged in self.store.ingest_log():
+            self._set_clock(logged.clock, logged.reports, engine)
+            if logged.change is not None:
+                _apply(engine, logged.change)
+            elif len(logged.reports):
+                engine.ingest(logged.reports)
+            else:
+                engine.advance()
+        return engine
+
+    def _set_clock(self, clock: datetime | None, reports: ReportBatch, engine: Engine) -> None:
+        if clock is not None:
+            self._clock = clock
+        elif len(reports):
+            latest = from_us(int(reports.time_us.max()))
+            self._clock = latest if self._clock is None else max(self._clock, latest)
+        elif self._clock is None:
+            self._clock = engine.now or from_us(0)
+
+    def _live_clock(self) -> datetime | None:
+        """The wall clock in live mode, never behind the engine's; None in replay."""
+        if not self.live:
+            return None
+        now = self._wall()
+        if self.engine.now is not None and now < self.engine.now:
+            now = self.engine.now
+        return now
+
+    def _healthy(self) -> None:
+        if self.problem is not None:
+            raise Unavailable(f"the service stopped taking writes: {self.problem}")
+
+    def _failed(self, exc: BaseException) -> Unavailable:
+        # The engine may now hold state the store does not: refuse writes until a
+        # restart rebuilds it from the file.
+        self.problem = f"{type(exc).__name__}: {exc}"
+        return Unavailable(f"the service stopped taking writes: {self.problem}")
+
+    def tick(self) -> list[StoredEvent]:
+        """Move a live engine to the wall clock; store the events that raises."""
+        if not self.live:
+            return []
+        with self.lock:
+            if self.problem is not None:
+                return []
+            clock = self._live_clock()
+            if clock is None or (self.engine.now is not None and clock <= self.engine.now):
+                return []
+            self._clock = clock
+            try:
+                events = self.engine.advance(clock)
+            except Exception as exc:
+                raise self._failed(exc) from exc
+            if not events:
+                return []
+            future = self.store.submit_batch(ReportBatch.empty(), events, clock)
+        return future.result()[1]
+
+    def start(self, interval_s: float = 1.0) -> None:
+        """Tick the live clock on a thread until `close`."""
+        if not self.live or self._ticker is not None:
+            return
+
+        def run() -> None:
+            while not self._stop.wait(interval_s):
+                try:
+                    self.tick()
+                except ServiceError:
+                    return
+
+        self._ticker = threading.Thread(target=run, name="engine-clock", daemon=True)
+        self._ticker.start()
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._ticker is not None:
+            self._ticker.join()
+        self.broker.close()
+
+    # authentication -------------------------------------------------------------------
+
+    def authenticate(self, authorization: str | None) -> Principal:
+        return authenticate(self.store, authorization)
+
+    def create_token(self, party: str, role: Role) -> NewToken:
+        if party not in self.parties:
+            raise Invalid.field("party", f"unknown party '{party}'")
+        token = new_token()
+        token_id = self.store.add_token(party, role, token_hash(token), now_utc())
+        return NewToken(id=token_id, party=party, role=role, token=token)
+
+    def issue_token(self, principal: Principal, role: Role) -> NewToken:
+        principal.require(Role.ADMIN)
+        return self.create_token(principal.party, role)
+
+    def revoke_token(self, principal: Principal, token_id: int) -> None:
+        principal.require(Role.ADMIN)
+        mine = [t for t in self.store.tokens() if t.id == token_id and t.party == principal.party]
+        if not mine:
+            raise NotFound(f"no token {token_id}")
+        self.store.revoke_token(token_id, now_utc())
+
+    # reports ------------------------------------------------------------------------
+
+    def post_reports(self, principal: Principal, body: bytes, content_type: str) -> IngestAnswer:
+        principal.require(Role.OPERATOR)
+        parsed = parse_reports(body, content_type, self.limits.max_reports)
+        return self.ingest(principal.party, parsed)
+
+    def ingest(self, party: str, parsed: ParsedReports) -> IngestAnswer:
+        """Reports into `party`'s picture: new ones through the engine, all durable."""
+        items = parsed.items
+        register = self._registrations(party, parsed)
+        batch = ReportBatch.from_reports(items, default_observer=party)  # type: ignore[arg-type]
+        return self.ingest_batch(batch, register)
+
+    def ingest_batch(self, batch: ReportBatch, register: list[Unit] | None = None) -> IngestAnswer:
+        """A batch of checked reports (known units and observers) through the engine."""
+        with self.lock:
+            self._healthy()
+            for unit in register or ():
+                if unit.id not in self.units:
+                    self._change(unit)
+            new = self.store.new_reports(batch)
+            if not len(new):
+                return IngestAnswer(accepted=0, duplicates=len(batch), events=0)
+            clock = self._live_clock()
+            self._set_clock(clock, new, self.engine)
+            try:
+                events = self.engine.ingest(new)
+            except Exception as exc:
+                raise self._failed(exc) from exc
+            future = self.store.submit_batch(new, events, clock)
+        try:
+            result, _ = future.result()
+        except Exception as exc:
+            raise self._failed(exc) from exc
+        return IngestAnswer(
+            accepted=result.accepted, duplicates=len(batch) - result.accepted, events=len(events)
+        )
+
+    def _registrations(self, party: str, parsed: ParsedReports) -> list[Unit]:
+        errors: list[dict[str, str]] = []
+        register: dict[str, Unit] = {}
+        for i, item in enumerate(parsed.items):
+            if item.observer is not None and item.observer != party:
+                errors.append(
+                    {
+                        "field": parsed.label(i, "observer"),
+                        "message": f"reports enter your own picture: expected '{party}'",
+                    }
+                )
+            if item.unit in self.units or item.unit in register:
+                continue
+            if item.actor is None:
+                errors.append(
+                    {
+                        "field": parsed.label(i, "unit"),
+                        "message": f"unknown unit '{item.unit}'; send 'actor' to register it",
+                    }
+                )
+            elif item.actor not in self.actors:
+                errors.append(
+                    {
+                        "field": parsed.label(i, "actor"),
+                        "message": f"unknown actor '{item.actor}'",
+                    }
+                )
+            else:
+                register[item.unit] = _new_unit(item)
+            if len(errors) >= 20:
+                break
+        if errors:
+            first = errors[0]
+            raise Invalid(f"{first['field']}: {first['message']}", errors)
+        return list(register.values())
+
+    def _change(self, change: Change) -> list[StoredEvent]:
+        """Apply an agreement change to the engine and log it; call with the lock held."""
+        clock = self._live_clock()
+        if clock is not None:
+            self._clock = clock
+        try:
+            events = _apply(self.engine, change)
+        except EngineError as exc:
+            raise Invalid.field("body", str(exc)) from None
+        except Exception as exc:
+            raise self._failed(exc) from exc
+        try:
+            stored = self.store.commit_change(change, events, clock)
+        except Exception as exc:
+            raise self._failed(exc) from exc
+        if isinstance(change, Unit):
+            self.units[change.id] = change
+        elif isinstance(change, Line):
+            self.lines[change.id] = change
+        elif isinstance(change, Site):
+            self.sites[change.id] = change
+        else:
+            self.actors[change.id] = change
+        return stored
+
+    # the agreement --------------------------------------------------------------------
+
+    def add_line(self, principal: Principal, line: Line) -> Line:
+        principal.require(Role.ADMIN)
+        for side in ("left", "right"):
+            if getattr(line, side) not in self.parties:
+                raise Invalid.field(f"body.{side}", f"unknown party '{getattr(line, side)}'")
+        if principal.party not in line.parties():
+            raise Invalid.field("body.left", f"one side of the line must be '{principal.party}'")
+        with self.lock:
+            self._healthy()
+            if line.id in self.lines:
+                raise Conflict(f"a line '{line.id}' exists")
+            self._change(line)
+        return line
+
+    def add_site(self, principal: Principal, data: SiteIn) -> Site:
+        principal.require(Role.OPERATOR)
+        if data.party is not None and data.party != principal.party:
+            raise Invalid.field("body.party", f"a site you add is '{principal.party}''s")
+        site = Site(**{**data.model_dump(), "party": principal.party})
+        with self.lock:
+            self._healthy()
+            if site.id in self.sites:
+                raise Conflict(f"a site '{site.id}' exists")
+            self._change(site)
+        return site
+
+    def add_incident(self, principal: Principal, data: IncidentIn) -> None:
+        principal.require(Role.OPERATOR)
+        if data.party is not None and data.party != principal.party:
+            raise Invalid.field("body.party", f"an incident you record is '{principal.party}''s")
+        for j, actor in enumerate(data.actors):
+            if actor not in self.actors:
+                raise Invalid.field(f"body.actors[{j}]", f"unknown actor '{actor}'")
+        from ..model import Incident
+
+        incident = Incident(**{**data.model_dump(), "party": principal.party})
+        if self.store.incident_exists(incident.id):
+            raise Conflict(f"an incident '{incident.id}' exists")
+        self.store.put_incident(incident)
+
+    def ack(self, principal: Principal, alert_id: str, by: str | None) -> None:
+        principal.require(Role.OPERATOR)
+        if self.store.alert(principal.party, alert_id) is None:
+            raise NotFound(f"no alert '{alert_id}'")
+        who = by or principal.label
+        self.store.add_ack(Ack(alert_id, principal.party, who, now_utc()))
+
+    def incidents_csv(self, principal: Principal) -> str:
+        """The party's incidents with ACLED-style columns."""
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(ACLED_COLUMNS)
+        for incident in self.store.incidents(principal.party):
+            event_type, sub_type = ACLED_TYPES.get(str(incident.kind), ACLED_TYPES["other"])
+            names = [self.actors[a].name if a in self.actors else a for a in incident.actors]
+            writer.writerow(
+                [
+                    incident.time.strftime("%Y-%m-%d"),
+                    event_type,
+                    sub_type,
+                    names[0] if names else "",
+                    names[1] if len(names) > 1 else "",
+                    incident.location,
+                    f"{incident.lat:.4f}",
+                    f"{incident.lon:.4f}",
+                    incident.casualties.low,
+                    "; ".join(incident.sources),
+                    incident.notes,
+                ]
+            )
+        return out.getvalue()
+
+    def alerts_query(self, principal: Principal, **filters: object) -> AlertQuery:
+        return AlertQuery(party=principal.party, **filters)  # type: ignore[arg-type]
+
+
+ACLED_COLUMNS = (
+    "event_date",
+    "event_type",
+    "sub_event_type",
+    "actor1",
+    "actor2",
+    "location",
+    "latitude",
+    "longitude",
+    "fatalities",
+    "source",
+    "notes",
+)
+
+ACLED_TYPES: dict[str, tuple[str, str]] = {
+    "attack": ("Battles", "Armed clash"),
+    "clash": ("Battles", "Armed clash"),
+    "shelling": ("Explosions/Remote violence", "Shelling/artillery/missile attack"),
+    "air-strike": ("Explosions/Remote violence", "Air/drone strike"),
+    "drone-strike": ("Explosions/Remote violence", "Air/drone strike"),
+    "ied": ("Explosions/Remote violence", "Remote explosive/landmine/IED"),
+    "movement": ("Strategic developments", "Other"),
+    "other": ("Strategic developments", "Other"),
+}
+
+
+def _new_unit(item: ReportIn) -> Unit:
+    return Unit(
+        id=item.unit,
+        name=item.name or item.unit,
+        actor=item.actor or "",
+        kind=item.kind or UnitKind.OTHER,
+        strength=item.strength or 0,
+        equipment=item.equipment or {},
+    )
+
+
+def _apply(engine: Engine, change: Change) -> list:  # type: ignore[type-arg]
+    if isinstance(change, Unit):
+        engine.add_unit(change)
+        return []
+    if isinstance(change, Line):
+        return engine.add_line(change)
+    if isinstance(change, Site):
+        return engine.add_site(change)
+    engine.add_actor(change)
+    return []

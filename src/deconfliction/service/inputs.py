@@ -1,0 +1,145 @@
+"""Request bodies of reports: one report, a JSON array, NDJSON, or GeoJSON Points."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from pydantic import Field, TypeAdapter, ValidationError
+
+from ..model import Count, Equipment, Id, Lat, Lon, Rating, ReportId, Strict, UnitKind, UtcDatetime
+from .errors import Invalid, TooLarge
+
+
+class ReportIn(Strict):
+    """A report as a client sends it; `actor` (with `name`, `kind`) registers a new unit."""
+
+    id: ReportId | None = None
+    time: UtcDatetime
+    unit: Id
+    lon: Lon
+    lat: Lat
+    observer: Id | None = None
+    strength: Count | None = None
+    equipment: Equipment | None = None
+    source: str | None = Field(default=None, max_length=200)
+    rating: Rating | None = None
+    actor: Id | None = None
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    kind: UnitKind | None = None
+
+
+_REPORTS = TypeAdapter(list[ReportIn])
+
+
+def _loads(text: bytes | str, where: str) -> Any:
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        error = exc
+    # NaN and Infinity are not JSON, but a client that sends them should hear which
+    # field they are in: the lenient parser lets validation name it.
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        raise Invalid.field(where, f"invalid JSON: {error}") from None
+
+
+def _feature(feature: Any, where: str) -> dict[str, Any]:
+    if not isinstance(feature, dict) or feature.get("type") != "Feature":
+        raise Invalid.field(where, "expected a GeoJSON Feature")
+    geometry = feature.get("geometry")
+    if not isinstance(geometry, dict) or geometry.get("type") != "Point":
+        raise Invalid.field(f"{where}.geometry", "expected a Point geometry")
+    coordinates = geometry.get("coordinates")
+    if not isinstance(coordinates, list) or len(coordinates) not in (2, 3):
+        raise Invalid.field(f"{where}.geometry.coordinates", "expected [lon, lat]")
+    properties = feature.get("properties") or {}
+    if not isinstance(properties, dict):
+        raise Invalid.field(f"{where}.properties", "expected an object")
+    report = {**properties, "lon": coordinates[0], "lat": coordinates[1]}
+    if "id" in feature and "id" not in report:
+        report["id"] = feature["id"]
+    return report
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedReports:
+    """Validated reports of a body, and how to name item `i` in an error."""
+
+    items: list[ReportIn]
+    prefix: str
+
+    def label(self, index: int, field: str) -> str:
+        if self.prefix == "line":
+            return f"line {index + 1}: {field}"
+        return f"{self.prefix}[{index}].{field}"
+
+
+def parse_reports(body: bytes, content_type: str, max_reports: int) -> ParsedReports:
+    """Validated reports of a request body; errors name the item and the field."""
+    media = content_type.split(";")[0].strip().lower()
+    prefix = "body"
+    items: Any
+    if media in ("application/x-ndjson", "application/ndjson", "application/jsonlines"):
+        lines = [line for line in body.splitlines() if line.strip()]
+        if len(lines) > max_reports:
+            raise TooLarge(f"{len(lines)} reports in one request; the limit is {max_reports}")
+        items = [_loads(line, f"line {n + 1}") for n, line in enumerate(lines)]
+        prefix = "line"
+    else:
+        items = _loads(body, "body")
+        if isinstance(items, dict) and items.get("type") == "FeatureCollection":
+            features = items.get("features")
+            if not isinstance(features, list):
+                raise Invalid.field("body.features", "expected an array of Features")
+            if len(features) > max_reports:
+                raise TooLarge(
+                    f"{len(features)} reports in one request; the limit is {max_reports}"
+                )
+            items = [_feature(f, f"body.features[{i}]") for i, f in enumerate(features)]
+            prefix = "body.features"
+        elif isinstance(items, dict) and items.get("type") == "Feature":
+            items = [_feature(items, "body")]
+        elif isinstance(items, dict):
+            items = [items]
+        elif not isinstance(items, list):
+            raise Invalid.field(
+                "body", "expected a report, an array of reports or a GeoJSON FeatureCollection"
+            )
+    if len(items) > max_reports:
+        raise TooLarge(f"{len(items)} reports in one request; the limit is {max_reports}")
+    try:
+        return ParsedReports(_REPORTS.validate_python(items), prefix)
+    except ValidationError as exc:
+        raise _invalid(exc, prefix) from None
+
+
+def _invalid(exc: ValidationError, prefix: str) -> Invalid:
+    errors: list[dict[str, Any]] = []
+    for error in exc.errors(include_url=False, include_input=False)[:20]:
+        loc = list(error["loc"])
+        index = loc.pop(0) if loc and isinstance(loc[0], int) else None
+        path = ".".join(str(part) for part in loc)
+        if prefix == "line":
+            field = f"line {int(index or 0) + 1}" + (f": {path}" if path else "")
+        else:
+            field = f"{prefix}[{index}]" + (f".{path}" if path else "")
+        errors.append({"field": field, "message": error["msg"]})
+    first = errors[0]
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return Invalid(f"{first['field']}: {first['message']}{more}", errors)
+
+
+def validation_errors(exc: ValidationError, prefix: str = "body") -> Invalid:
+    """An `Invalid` naming each field of a pydantic error under `prefix`."""
+    errors = [
+        {
+            "field": ".".join([prefix, *(str(p) for p in e["loc"])]),
+            "message": e["msg"],
+        }
+        for e in exc.errors(include_url=False, include_input=False)[:20]
+    ]
+    return Invalid(f"{errors[0]['field']}: {errors[0]['message']}", errors)
