@@ -414,6 +414,10 @@ class SQLiteStore:
         finally:
             connection.close()
 
+    def first_report_time(self) -> datetime | None:
+        value = self._read("SELECT MIN(time_us) FROM reports")[0][0]
+        return None if value is None else from_us(value)
+
     def report_count(self) -> int:
         return int(self._read("SELECT COUNT(*) FROM reports")[0][0])
 
@@ -541,6 +545,21 @@ class SQLiteStore:
             )
         )
 
+    def last_acks(self, party: str, alert_ids: Sequence[str]) -> dict[str, Ack]:
+        """The latest acknowledgement of each of the alerts that has one."""
+        out: dict[str, Ack] = {}
+        for start in range(0, len(alert_ids), _ID_CHUNK):
+            chunk = list(alert_ids[start : start + _ID_CHUNK])
+            marks = ",".join("?" * len(chunk))
+            rows = self._read(
+                f"SELECT alert, who, at_us FROM alert_acks WHERE party = ? AND alert IN ({marks})"
+                " ORDER BY id",
+                [party, *chunk],
+            )
+            for alert, who, at in rows:
+                out[alert] = Ack(alert, party, who, from_us(at))
+        return out
+
     def acks(self, party: str, alert_id: str) -> list[Ack]:
         rows = self._read(
             "SELECT who, at_us FROM alert_acks WHERE party = ? AND alert = ? ORDER BY id",
@@ -569,6 +588,9 @@ class SQLiteStore:
                 (party,),
             )
         return [Incident.model_validate_json(doc) for (doc,) in rows]
+
+    def incident_exists(self, incident_id: str) -> bool:
+        return bool(self._read("SELECT 1 FROM incidents WHERE id = ?", (incident_id,)))
 
     def incident(self, party: str, incident_id: str) -> Incident | None:
         rows = self._read(
