@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -109,7 +110,7 @@ class ReportBatch:
             return
         cuts = np.flatnonzero(np.diff(ordered.time_us)) + 1
         bounds = [0, *cuts.tolist(), len(ordered)]
-        for start, stop in zip(bounds[:-1], bounds[1:], strict=True):
+        for start, stop in itertools.pairwise(bounds):
             yield ordered.take(slice(start, stop))
 
     def chunks(self, size: int) -> Iterator[ReportBatch]:

@@ -290,7 +290,7 @@ class Engine:
             index = {s.id: i for i, s in enumerate(own)}
             n_sites = max(len(own), 1)
             keys = [
-                key[3] * n_sites + index[key[2]]
+                int(key[3]) * n_sites + index[str(key[2])]  # type: ignore[call-overload]
                 for key in self.book.keys(Rule.SITE_THREAT, party.id)
                 if key[2] in index
             ]

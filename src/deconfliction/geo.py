@@ -32,7 +32,7 @@ class GeometryError(ValueError):
 
 def utm_epsg(lon: float, lat: float) -> int:
     """EPSG code of the UTM zone holding a point (north or south hemisphere)."""
-    zone = min(max(int(math.floor((lon + 180.0) / 6.0)) + 1, 1), 60)
+    zone = min(max(math.floor((lon + 180.0) / 6.0) + 1, 1), 60)
     return (32600 if lat >= 0.0 else 32700) + zone
 
 

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
+from typing import TypeVar
+
+from pydantic import BaseModel
 
 from .batch import from_us
 from .model import Alert, AlertEvent, AlertState, Crossing, EventKind, Rule, Severity
 
 Key = tuple[Hashable, ...]
+M = TypeVar("M", bound=BaseModel)
 
 
 @dataclass(frozen=True)
@@ -31,6 +35,20 @@ class Finding:
     """What must change for an open alert to be updated (distances alone do not)."""
 
 
+def _build(cls: type[M], values: dict[str, object]) -> M:
+    """An instance of a pydantic model from complete, already valid values.
+
+    The engine makes these by the thousand from figures it computed itself; pydantic's
+    own `model_construct` spends most of its time on defaults this path never needs.
+    """
+    obj = cls.__new__(cls)
+    object.__setattr__(obj, "__dict__", values)
+    object.__setattr__(obj, "__pydantic_fields_set__", set(values))
+    object.__setattr__(obj, "__pydantic_extra__", None)
+    object.__setattr__(obj, "__pydantic_private__", None)
+    return obj
+
+
 @dataclass
 class AlertBook:
     """Open alerts by key, and every alert by id."""
@@ -41,6 +59,7 @@ class AlertBook:
     events: list[AlertEvent] = field(default_factory=list)
     on_event: Callable[[AlertEvent], None] | None = None
     _figures: dict[Key, tuple[object, ...]] = field(default_factory=dict)
+    _by_rule: dict[tuple[Rule, str], dict[Key, None]] = field(default_factory=dict)
 
     def allocate(self) -> str:
         number = self.next_number
@@ -53,29 +72,47 @@ class AlertBook:
     def get(self, key: Key) -> Alert | None:
         return self.open.get(key)
 
+    def unchanged(
+        self, key: Key, severity: Severity, units: tuple[str, ...], figures: tuple[object, ...]
+    ) -> bool:
+        """Whether an open alert already says this (so no finding need be built)."""
+        current = self.open.get(key)
+        return (
+            current is not None
+            and current.severity == severity
+            and tuple(current.units) == units
+            and self._figures.get(key) == figures
+        )
+
     def raise_(self, finding: Finding, now_us: int) -> AlertEvent | None:
         """Open an alert for the finding's key, or update it if what it says changed."""
         current = self.open.get(finding.key)
         now = from_us(now_us)
         if current is None:
-            alert = Alert(
-                id=self.allocate(),
-                rule=finding.rule,
-                severity=finding.severity,
-                time=now,
-                party=finding.party,
-                units=list(finding.units),
-                site=finding.site,
-                line=finding.line,
-                lon=finding.lon,
-                lat=finding.lat,
-                crossing=finding.crossing,
-                message=finding.message,
-                opened=now,
-                updated=now,
-                ref=finding.ref,
+            # Built from values the engine computed itself: nothing to validate.
+            alert = _build(
+                Alert,
+                {
+                    "id": self.allocate(),
+                    "rule": finding.rule,
+                    "severity": finding.severity,
+                    "time": now,
+                    "party": finding.party,
+                    "units": list(finding.units),
+                    "site": finding.site,
+                    "line": finding.line,
+                    "lon": finding.lon,
+                    "lat": finding.lat,
+                    "crossing": finding.crossing,
+                    "message": finding.message,
+                    "state": AlertState.OPEN,
+                    "opened": now,
+                    "updated": now,
+                    "ref": finding.ref,
+                },
             )
             self.open[finding.key] = alert
+            self._by_rule.setdefault((finding.rule, finding.party), {})[finding.key] = None
             self.by_id[alert.id] = alert
             self._figures[finding.key] = finding.figures
             return self._emit("open", alert)
@@ -106,6 +143,7 @@ class AlertBook:
         if current is None:
             return None
         self._figures.pop(key, None)
+        self._by_rule.get((current.rule, current.party), {}).pop(key, None)
         now = from_us(now_us)
         alert = current.model_copy(
             update={
@@ -119,21 +157,24 @@ class AlertBook:
         return self._emit("resolved", alert)
 
     def _emit(self, kind: EventKind, alert: Alert) -> AlertEvent:
-        event = AlertEvent(
-            event=kind,
-            id=alert.id,
-            rule=alert.rule,
-            severity=alert.severity,
-            time=alert.time,
-            party=alert.party,
-            units=alert.units,
-            site=alert.site,
-            line=alert.line,
-            lon=alert.lon,
-            lat=alert.lat,
-            crossing=alert.crossing,
-            message=alert.message,
-            ref=alert.ref,
+        event = _build(
+            AlertEvent,
+            {
+                "event": kind,
+                "id": alert.id,
+                "rule": alert.rule,
+                "severity": alert.severity,
+                "time": alert.time,
+                "party": alert.party,
+                "units": list(alert.units),
+                "site": alert.site,
+                "line": alert.line,
+                "lon": alert.lon,
+                "lat": alert.lat,
+                "crossing": alert.crossing,
+                "message": alert.message,
+                "ref": alert.ref,
+            },
         )
         if self.on_event is not None:
             self.on_event(event)
@@ -141,4 +182,4 @@ class AlertBook:
 
     def keys(self, rule: Rule, party: str) -> list[Key]:
         """Open keys of one rule in one party's picture, oldest alert first."""
-        return [k for k, a in self.open.items() if a.rule == rule and a.party == party]
+        return list(self._by_rule.get((rule, party), {}))

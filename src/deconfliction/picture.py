@@ -114,9 +114,8 @@ class Roster:
         return index
 
     def indices(self, ids: NDArray[np.object_]) -> IntArray:
-        lookup = self.unit_index
         try:
-            return np.fromiter((lookup[u] for u in ids), dtype=np.int64, count=len(ids))
+            return np.array(list(map(self.unit_index.__getitem__, ids)), dtype=np.int64)
         except KeyError as exc:
             raise UnknownUnitError(str(exc.args[0])) from None
 

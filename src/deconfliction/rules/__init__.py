@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy.spatial import cKDTree
 
 from .. import wording
 from ..geo import LineGeometry
@@ -18,14 +19,39 @@ __all__ = ["Context", "SiteTable", "Watch", "describe_unit", "figures"]
 
 @dataclass
 class SiteTable:
-    """One party's sites in theatre metres."""
+    """One party's sites in theatre metres, with a k-d tree over them."""
 
     sites: list[Site]
     x: NDArray[np.float64]
     y: NDArray[np.float64]
+    tree: cKDTree | None = None
+
+    def __post_init__(self) -> None:
+        if self.sites:
+            self.tree = cKDTree(np.column_stack([self.x, self.y]))
 
     def __len__(self) -> int:
         return len(self.sites)
+
+    def nearest(self, x: NDArray[np.float64], y: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Metres from each point to the nearest site (inf when there are none)."""
+        if self.tree is None or not x.shape[0]:
+            return np.full(x.shape[0], np.inf)
+        distance, _ = self.tree.query(np.column_stack([x, y]))
+        return np.asarray(distance, dtype=np.float64)
+
+    def within(
+        self, x: NDArray[np.float64], y: NDArray[np.float64], radius: NDArray[np.float64]
+    ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+        """(point, site) index pairs with the site within each point's radius."""
+        if self.tree is None or not x.shape[0]:
+            empty = np.zeros(0, dtype=np.int64)
+            return empty, empty
+        hits = self.tree.query_ball_point(np.column_stack([x, y]), r=radius)
+        lengths = np.fromiter((len(h) for h in hits), dtype=np.int64, count=len(hits))
+        points = np.repeat(np.arange(len(hits), dtype=np.int64), lengths)
+        sites = np.fromiter((s for h in hits for s in h), dtype=np.int64, count=int(lengths.sum()))
+        return points, sites
 
 
 @dataclass

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy.spatial import cKDTree
 
 from .. import wording
 from ..lifecycle import Finding
@@ -24,24 +25,18 @@ def strengths(ctx: Context) -> tuple[IntArray, IntArray]:
     fresh = np.flatnonzero(pic.fresh(ctx.now_us, settings.stale_after_s))
     if not fresh.size:
         return own, other
-    r = settings.defence_radius_m
-    x, y = pic.x[fresh], pic.y[fresh]
-    # Only units inside the sites' bounding box grown by the radius can count.
-    box = (
-        (x >= sites.x.min() - r)
-        & (x <= sites.x.max() + r)
-        & (y >= sites.y.min() - r)
-        & (y <= sites.y.max() + r)
-    )
-    fresh, x, y = fresh[box], x[box], y[box]
-    if not fresh.size:
-        return own, other
-    inside = np.hypot(x[None, :] - sites.x[:, None], y[None, :] - sites.y[:, None]) <= r
-    mine = ctx.roster.unit_party[fresh] == ctx.party_index
-    strength = pic.strength[fresh]
-    own = inside[:, mine] @ strength[mine]
-    other = inside[:, ~mine] @ strength[~mine]
-    return own.astype(np.int64), other.astype(np.int64)
+    tree = cKDTree(np.column_stack([pic.x[fresh], pic.y[fresh]]))
+    hits = tree.query_ball_point(np.column_stack([sites.x, sites.y]), r=settings.defence_radius_m)
+    lengths = np.fromiter((len(h) for h in hits), dtype=np.int64, count=n)
+    site = np.repeat(np.arange(n), lengths)
+    member = fresh[
+        np.fromiter((u for h in hits for u in h), dtype=np.int64, count=int(lengths.sum()))
+    ]
+    mine = ctx.roster.unit_party[member] == ctx.party_index
+    strength = pic.strength[member]
+    own = np.bincount(site[mine], weights=strength[mine], minlength=n).astype(np.int64)
+    other = np.bincount(site[~mine], weights=strength[~mine], minlength=n).astype(np.int64)
+    return own, other
 
 
 def _baseline(ctx: Context, own: IntArray) -> IntArray:

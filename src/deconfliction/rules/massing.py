@@ -40,7 +40,8 @@ def clusters(
         (np.ones(pairs.shape[0], dtype=np.int8), (pairs[:, 0], pairs[:, 1])), shape=(n, n)
     )
     _, labels = connected_components(graph, directed=False)
-    return labels.astype(np.int64)
+    out: IntArray = np.asarray(labels, dtype=np.int64)
+    return out
 
 
 @dataclass(frozen=True)
@@ -59,15 +60,11 @@ def refresh_flags(ctx: Context, units: IntArray) -> None:
         return
     pic, watch, settings = ctx.picture, ctx.watch, ctx.settings
     x, y = pic.x[units], pic.y[units]
-    near = np.zeros(units.size, dtype=bool)
-    covers = np.zeros(units.size, dtype=bool)
-    sites = ctx.sites
-    if len(sites):
-        distance = np.hypot(x[:, None] - sites.x[None, :], y[:, None] - sites.y[None, :])
-        nearest = distance.min(axis=1)
-        near |= nearest <= settings.massing_near_m
-        reach = pic.reach(units)
-        covers = ((distance <= reach[:, None]) & (reach[:, None] > 0.0)).any(axis=1)
+    nearest = ctx.sites.nearest(x, y)
+    near = nearest <= settings.massing_near_m
+    reach = pic.reach(units)
+    # The nearest site is within reach exactly when any site is.
+    covers = (nearest <= reach) & (reach > 0.0)
     for geometry in ctx.lines:
         todo = ~near
         if todo.any():
@@ -80,9 +77,11 @@ def evaluate(ctx: Context) -> list[AlertEvent]:
     """Cluster fresh other units per bloc and match qualifying clusters to open alerts."""
     settings, pic, roster = ctx.settings, ctx.picture, ctx.roster
     fresh = pic.fresh(ctx.now_us, settings.stale_after_s)
-    fresh[: roster.unit_party.shape[0]] &= roster.unit_party != ctx.party_index
+    fresh &= roster.unit_party[: fresh.shape[0]] != ctx.party_index
     candidates = np.flatnonzero(fresh)
     found: list[Cluster] = []
+    # Which qualifying cluster each roster unit is in now (-1: none).
+    cluster_of = np.full(pic.capacity, -1, dtype=np.int64)
     if candidates.size:
         labels = clusters(
             pic.x[candidates],
@@ -96,59 +95,83 @@ def evaluate(ctx: Context) -> list[AlertEvent]:
         qualifies = near & (
             (strength >= settings.massing_min_strength) | (heavy >= settings.massing_min_heavy)
         )
-        covers = np.bincount(labels, weights=ctx.watch.covers[candidates]) > 0
-        order = np.argsort(labels, kind="stable")
-        bounds = np.searchsorted(labels[order], np.arange(labels.max() + 2))
-        for label in np.flatnonzero(qualifies).tolist():
-            members = np.sort(candidates[order[bounds[label] : bounds[label + 1]]])
-            ids = tuple(sorted(roster.units[int(u)].id for u in members))
-            found.append(
-                Cluster(members, ids, int(strength[label]), int(heavy[label]), bool(covers[label]))
-            )
-    found.sort(key=lambda c: c.ids[0])
-    return _match(ctx, found)
+        if qualifies.any():
+            covers = np.bincount(labels, weights=ctx.watch.covers[candidates]) > 0
+            keep = qualifies[labels]
+            members, member_labels = candidates[keep], labels[keep]
+            order = np.lexsort((members, member_labels))
+            members, member_labels = members[order], member_labels[order]
+            cuts = np.flatnonzero(np.diff(member_labels)) + 1
+            groups = np.split(members, cuts)
+            unit_ids = roster.units
+            for group in groups:
+                label = int(labels[np.searchsorted(candidates, group[0])])
+                ids = tuple(sorted(unit_ids[int(u)].id for u in group))
+                found.append(
+                    Cluster(
+                        group, ids, int(strength[label]), int(heavy[label]), bool(covers[label])
+                    )
+                )
+            found.sort(key=lambda c: c.ids[0])
+            for i, cluster in enumerate(found):
+                cluster_of[cluster.units] = i
+    return _match(ctx, found, cluster_of)
 
 
-def _match(ctx: Context, found: list[Cluster]) -> list[AlertEvent]:
+def _match(ctx: Context, found: list[Cluster], cluster_of: IntArray) -> list[AlertEvent]:
     events: list[AlertEvent] = []
-    taken: set[int] = set()
-    open_keys = ctx.book.keys(Rule.FORCE_MASSING, ctx.party)
-    for key in open_keys:
+    taken = np.zeros(len(found), dtype=bool)
+    index = ctx.roster.unit_index
+    for key in ctx.book.keys(Rule.FORCE_MASSING, ctx.party):
         alert = ctx.book.open[key]
-        members = set(alert.units)
-        best, best_shared = -1, 0
-        for i, cluster in enumerate(found):
-            if i in taken:
-                continue
-            shared = len(members.intersection(cluster.ids))
-            if shared > best_shared:
-                best, best_shared = i, shared
-        if best < 0:
+        members = np.fromiter((index[u] for u in alert.units), dtype=np.int64)
+        labels = cluster_of[members]
+        labels = labels[labels >= 0]
+        labels = labels[~taken[labels]]
+        if not labels.size:
             event = ctx.book.resolve(key, ctx.now_us)
         else:
-            taken.add(best)
-            event = ctx.book.raise_(_finding(ctx, key, found[best]), ctx.now_us)
+            # Most shared units wins; ties go to the cluster whose first id sorts first,
+            # which is the lowest index since `found` is sorted that way.
+            best = int(np.argmax(np.bincount(labels, minlength=len(found))))
+            taken[best] = True
+            event = _raise(ctx, key, found[best])
         if event:
             events.append(event)
-    for i, cluster in enumerate(found):
-        if i in taken:
-            continue
-        key: Key = (Rule.FORCE_MASSING, ctx.party, cluster.ids[0], ctx.book.next_number)
-        event = ctx.book.raise_(_finding(ctx, key, cluster), ctx.now_us)
+    for i in np.flatnonzero(~taken).tolist():
+        cluster = found[i]
+        new_key: Key = (Rule.FORCE_MASSING, ctx.party, cluster.ids[0], ctx.book.next_number)
+        event = _raise(ctx, new_key, cluster)
         if event:
             events.append(event)
     return events
 
 
-def _finding(ctx: Context, key: Key, cluster: Cluster) -> Finding:
+def _raise(ctx: Context, key: Key, cluster: Cluster) -> AlertEvent | None:
+    severity = Severity.CRITICAL if cluster.critical else Severity.HIGH
+    if ctx.book.unchanged(key, severity, cluster.ids, _figures(ctx, cluster)):
+        return None
+    return ctx.book.raise_(_finding(ctx, key, cluster), ctx.now_us)
+
+
+def _heavy_counts(ctx: Context, cluster: Cluster) -> dict[str, int]:
     pic, roster = ctx.picture, ctx.roster
-    who = bloc_label(ctx, cluster.units)
     counts: dict[str, int] = {}
-    for name, col in roster.equipment_index.items():
-        if col < pic.equipment.shape[1]:
-            total = int(pic.equipment[cluster.units, col].sum())
-            if total and name in ("tank", "artillery", "mlrs"):
-                counts[name] = total
+    for name in ("tank", "artillery", "mlrs"):
+        total = int(pic.equipment[cluster.units, roster.equipment_index[name]].sum())
+        if total:
+            counts[name] = total
+    return counts
+
+
+def _figures(ctx: Context, cluster: Cluster) -> tuple[object, ...]:
+    return (cluster.strength, cluster.heavy, tuple(sorted(_heavy_counts(ctx, cluster).items())))
+
+
+def _finding(ctx: Context, key: Key, cluster: Cluster) -> Finding:
+    pic = ctx.picture
+    who = bloc_label(ctx, cluster.units)
+    counts = _heavy_counts(ctx, cluster)
     cx = float(pic.x[cluster.units].mean())
     cy = float(pic.y[cluster.units].mean())
     lon, lat = pic.projection.lonlat(cx, cy)
@@ -170,7 +193,7 @@ def _finding(ctx: Context, key: Key, cluster: Cluster) -> Finding:
         lon=round(lon, 6),
         lat=round(lat, 6),
         site=_nearest_site(ctx, cluster),
-        figures=(cluster.strength, cluster.heavy, tuple(sorted(counts.items()))),
+        figures=_figures(ctx, cluster),
     )
 
 

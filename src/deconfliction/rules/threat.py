@@ -22,18 +22,15 @@ def reach_pairs(
     sites = ctx.sites
     if not len(sites) or not units.size:
         return empty_i, empty_i, empty_f, empty_f
-    other = units[ctx.roster.unit_party[units] != ctx.party_index]
-    reach = ctx.picture.reach(other)
-    armed = reach > 0.0
-    other, reach = other[armed], reach[armed]
+    # `covers` (refreshed for these units just before) says which reach any site at all.
+    other = units[(ctx.roster.unit_party[units] != ctx.party_index) & ctx.watch.covers[units]]
     if not other.size:
         return empty_i, empty_i, empty_f, empty_f
+    reach = ctx.picture.reach(other)
     x, y = ctx.picture.x[other], ctx.picture.y[other]
-    dx = x[:, None] - sites.x[None, :]
-    dy = y[:, None] - sites.y[None, :]
-    distance = np.hypot(dx, dy)
-    hit_u, hit_s = np.nonzero(distance <= reach[:, None])
-    return other[hit_u], hit_s.astype(np.int64), distance[hit_u, hit_s], reach[hit_u]
+    point, site = sites.within(x, y, reach)
+    distance = np.hypot(x[point] - sites.x[site], y[point] - sites.y[site])
+    return other[point], site, distance, reach[point]
 
 
 def evaluate(ctx: Context) -> list[AlertEvent]:
