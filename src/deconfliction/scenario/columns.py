@@ -10,10 +10,12 @@ columns give exactly the reports, and the errors, of the model.
 
 from __future__ import annotations
 
+import operator
 import re
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -97,7 +99,7 @@ def report_columns(
         return None, problems
 
     observers = work.values["observer"]
-    observer_given = np.fromiter((o is not None for o in observers), dtype=bool, count=n)
+    observer_given = np.fromiter(map(operator.is_not, observers, repeat(None)), bool, count=n)
     equipment = work.values["equipment"]
     batch = ReportBatch(
         time_us=time_us,
@@ -128,7 +130,7 @@ def _check_shapes(work: _Rows) -> None:
     """Rows must be mappings of known fields holding every required one."""
     rows = work.rows
     n = len(rows)
-    if any(type(row) is not dict for row in rows):
+    if set(map(type, rows)) != {dict}:
         is_dict = _mask(list(rows), lambda row: type(row) is dict)
         work.ok &= is_dict
         rows = [row if type(row) is dict else {} for row in rows]
@@ -176,7 +178,7 @@ def _check_times(work: _Rows) -> NDArray[np.int64]:
     # datetime values come from YAML, which reads unquoted times itself
     _unique_check(work, "time", (str, datetime), accept)
     values = work.values["time"]
-    return np.fromiter((micros.get(v, 0) for v in values), dtype=np.int64, count=len(values))
+    return np.fromiter(map(micros.get, values, repeat(0)), dtype=np.int64, count=len(values))
 
 
 def _check_ids(work: _Rows, name: str, *, required: bool) -> None:
@@ -185,9 +187,22 @@ def _check_ids(work: _Rows, name: str, *, required: bool) -> None:
 
 
 def _check_strings(work: _Rows, name: str, shortest: int, longest: int) -> None:
-    _unique_check(
-        work, name, (str, type(None)), lambda v: v is None or shortest <= len(v) <= longest
+    # Report ids are all distinct: measure lengths in one pass instead of a set
+    values = work.values[name]
+    kinds = set(map(type, values))
+    if not kinds.issubset((str, type(None))):
+        work.ok &= _mask(values, lambda v: v is None or type(v) is str)
+    if kinds == {type(None)}:
+        return
+    lengths = np.fromiter(
+        map(len, (v if type(v) is str else "" for v in values))
+        if kinds != {str}
+        else map(len, values),
+        dtype=np.int64,
+        count=len(values),
     )
+    given = np.fromiter(map(operator.is_not, values, repeat(None)), dtype=bool, count=len(values))
+    work.ok &= ~given | ((lengths >= shortest) & (lengths <= longest))
 
 
 def _check_set(work: _Rows, name: str, allowed: frozenset[str]) -> None:
@@ -213,7 +228,8 @@ def _numbers(
         work.ok &= good
         values = [v if g else 0 for v, g in zip(values, good.tolist(), strict=True)]
     try:
-        return np.fromiter(values, dtype=dtype, count=len(values))
+        # every value is an int or a float now, so the conversion parses nothing
+        return np.asarray(values, dtype=dtype)
     except OverflowError:
         # integers beyond 64 bits: the model words the error or keeps the value
         fits = _mask(values, lambda v: type(v) is not int or abs(v) <= _INT64_MAX)
@@ -237,7 +253,7 @@ def _check_strength(work: _Rows) -> NDArray[np.int64]:
     if values.count(None) == len(values):
         return np.full(len(values), -1, dtype=np.int64)
     # -1 stands for "no strength reported"; a reported -1 is refused by `>= 0` first
-    given = _mask(values, lambda v: v is not None)
+    given = np.fromiter(map(operator.is_not, values, repeat(None)), dtype=bool, count=len(values))
     column = _numbers(work, "strength", (int,), np.int64, missing=-1)
     work.ok &= ~given | (column >= 0)
     return column
@@ -245,7 +261,10 @@ def _check_strength(work: _Rows) -> NDArray[np.int64]:
 
 def _check_equipment(work: _Rows) -> None:
     values = work.values["equipment"]
-    if all(v is None for v in values):
+    given = np.flatnonzero(
+        np.fromiter(map(operator.is_not, values, repeat(None)), bool, count=len(values))
+    )
+    if not given.size:
         return
     names: dict[str, bool] = {}
 
@@ -258,10 +277,12 @@ def _check_equipment(work: _Rows) -> None:
         return known
 
     def accept(value: Any) -> bool:
-        if value is None:
-            return True
         if type(value) is not dict:
             return False
         return all(name_ok(k) and type(v) is int and 0 <= v <= _INT64_MAX for k, v in value.items())
 
-    work.ok &= _mask(values, accept)
+    rows = given.tolist()
+    bad = [
+        i for i, good in zip(rows, map(accept, (values[i] for i in rows)), strict=True) if not good
+    ]
+    work.ok[bad] = False
