@@ -119,7 +119,10 @@ class TakClient:
         self._tasks: list[asyncio.Task[None]] = []
 
     async def __aenter__(self) -> TakClient:
-        reader, writer = await pytak.protocol_factory(self.config)
+        with warnings.catch_warnings():
+            # pytak still sets OP_NO_TLSv1/OP_NO_TLSv1_1, which Python deprecates.
+            warnings.filterwarnings("ignore", message="ssl.OP_NO", category=DeprecationWarning)
+            reader, writer = await pytak.protocol_factory(self.config)
         self.writer = writer
         tx = pytak.TXWorker(self.tx, self.config, writer)
         rx = pytak.RXWorker(self.rx, self.config, reader)

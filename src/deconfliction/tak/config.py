@@ -81,6 +81,9 @@ class CotConfig(BaseModel):
     """How long an event may stay unfinished before the connection is closed."""
     queue_updates: int = Field(default=5000, ge=10)
     queue_alerts: int = Field(default=20000, ge=10)
+    send_buffer_bytes: int = Field(default=262144, ge=4096)
+    """Kernel send buffer per client: kept small so that a stalled client's backlog
+    stays in its queue, where the oldest updates give way, not in the kernel."""
     alert_stale_s: Positive = 3600.0
     picture_stale_s: Positive = 3600.0
     refresh_s: Positive = 600.0
