@@ -32,7 +32,7 @@ _ID = re.compile(ID_PATTERN)
 _EQUIPMENT_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 _RATINGS = frozenset(f"{r}{c}" for r in "ABCDEF" for c in "123456")
 _TIME = TypeAdapter(UtcDatetime)
-_INT64_MAX = 2**63 - 1
+INT64_MAX = 2**63 - 1
 
 BoolArray = NDArray[np.bool_]
 
@@ -81,10 +81,10 @@ def report_columns(
             if len(problems) > MAX_ERRORS:
                 break
             continue
-        if report.strength is not None and report.strength > _INT64_MAX:
+        if report.strength is not None and report.strength > INT64_MAX:
             # the model has no upper bound; the batch's columns hold 64 bits
             problems.append(
-                f"{prefix}[{i}].strength: Input should be less than or equal to {_INT64_MAX}"
+                f"{prefix}[{i}].strength: Input should be less than or equal to {INT64_MAX}"
             )
             continue
         # The model accepted what the fast checks did not (an int time, a numeric
@@ -161,7 +161,7 @@ def _unique_check(
     distinct = set(values) if kinds.issubset(types) else {v for v in values if type(v) in types}
     verdict = {v: accept(v) for v in distinct}
     if not all(verdict.values()):
-        work.ok &= _mask(values, lambda v: verdict.get(v, True))
+        work.ok &= _mask(values, lambda v: type(v) not in types or verdict[v])
     return verdict
 
 
@@ -176,8 +176,11 @@ def _check_times(work: _Rows) -> NDArray[np.int64]:
         return True
 
     # datetime values come from YAML, which reads unquoted times itself
-    _unique_check(work, "time", (str, datetime), accept)
+    types = (str, datetime)
+    _unique_check(work, "time", types, accept)
     values = work.values["time"]
+    if not set(map(type, values)).issubset(types):
+        values = [v if type(v) in types else None for v in values]
     return np.fromiter(map(micros.get, values, repeat(0)), dtype=np.int64, count=len(values))
 
 
@@ -232,7 +235,7 @@ def _numbers(
         return np.asarray(values, dtype=dtype)
     except OverflowError:
         # integers beyond 64 bits: the model words the error or keeps the value
-        fits = _mask(values, lambda v: type(v) is not int or abs(v) <= _INT64_MAX)
+        fits = _mask(values, lambda v: type(v) is not int or abs(v) <= INT64_MAX)
         work.ok &= fits
         return np.fromiter(
             (v if f else 0 for v, f in zip(values, fits.tolist(), strict=True)),
@@ -279,7 +282,7 @@ def _check_equipment(work: _Rows) -> None:
     def accept(value: Any) -> bool:
         if type(value) is not dict:
             return False
-        return all(name_ok(k) and type(v) is int and 0 <= v <= _INT64_MAX for k, v in value.items())
+        return all(name_ok(k) and type(v) is int and 0 <= v <= INT64_MAX for k, v in value.items())
 
     rows = given.tolist()
     bad = [

@@ -23,7 +23,7 @@ from pydantic import ValidationError
 
 from ..batch import ReportBatch, from_us
 from ..model import Report, Scenario
-from .columns import report_columns
+from .columns import INT64_MAX, report_columns
 from .errors import (
     MAX_ERRORS,
     ScenarioError,
@@ -182,12 +182,21 @@ def parse(source: str, data: bytes, fmt: str) -> Any:
 def validate_with_model(source: str, document: Any) -> Scenario:
     """The document validated by the `Scenario` model alone: the reference behaviour."""
     try:
-        return Scenario.model_validate(document)
+        scenario = Scenario.model_validate(document)
     except ValidationError as error:
         problems = validation_problems(error)
         raise ScenarioError(
             source, problems[:MAX_ERRORS], truncated=len(problems) > MAX_ERRORS
         ) from None
+    # Report columns hold 64-bit strengths; the model sets no upper bound.
+    problems = [
+        f"reports[{i}].strength: Input should be less than or equal to {INT64_MAX}"
+        for i, report in enumerate(scenario.reports)
+        if report.strength is not None and report.strength > INT64_MAX
+    ]
+    if problems:
+        raise ScenarioError(source, problems[:MAX_ERRORS], truncated=len(problems) > MAX_ERRORS)
+    return scenario
 
 
 def validate_document(source: str, document: Any) -> LoadedScenario:
