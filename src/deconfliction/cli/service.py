@@ -170,6 +170,12 @@ def serve(
     synchronous: str = typer.Option(
         "full", "--sync", help="SQLite sync level: full (survives power loss) or normal."
     ),
+    clock: str = typer.Option(
+        "wall",
+        "--clock",
+        help="wall: the engine runs on the wall clock; reports: on the latest report time, "
+        "as in a replay.",
+    ),
     max_body: int = typer.Option(
         16 * 1024 * 1024, "--max-body-bytes", help="Larger bodies get 413."
     ),
@@ -177,10 +183,12 @@ def serve(
         10_000, "--max-reports", help="More reports per request get 413."
     ),
 ) -> None:
-    """Run the service: the engine on the wall clock, the API under /api/v1."""
+    """Run the service: the engine on the wall clock, the API under /api/v1, the map at /."""
     from ..api import create_app
     from ..service.core import Limits, Service
 
+    if clock not in ("wall", "reports"):
+        raise _fail(f"--clock: expected wall or reports, got '{clock}'")
     if synchronous not in ("full", "normal", "extra"):
         raise _fail(f"--sync: expected full, normal or extra, got '{synchronous}'")
     store = _open_store(db)
@@ -188,7 +196,7 @@ def serve(
     from ..store import SQLiteStore
 
     store = SQLiteStore(db, synchronous=synchronous)  # type: ignore[arg-type]
-    service = Service(store, live=True, limits=Limits(max_body, max_reports))
+    service = Service(store, live=clock == "wall", limits=Limits(max_body, max_reports))
     service.start()
     _stderr().print(f"serving {db} on http://{host}:{port}/ (API under /api/v1, docs at /docs)")
     try:
