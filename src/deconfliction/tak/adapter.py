@@ -1,0 +1,130 @@
+"""The gateway's seam over the running service: the same ingest path as the HTTP API
+(durable before it returns), the engine's pictures, and the store's commits as changes."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Collection, Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..batch import from_us
+from ..model import Actor, AlertEvent, Unit, UnitKind
+from .seam import ChangeListener, CotIngestResult, PartyView, UnitView
+
+if TYPE_CHECKING:
+    from ..batch import ReportBatch
+    from ..service.core import Service
+    from ..store.base import StoredEvent
+
+
+class ServiceSeam:
+    """`CotService` over `deconfliction.service.core.Service`."""
+
+    def __init__(self, service: Service) -> None:
+        self.service = service
+        self._listeners: list[tuple[ChangeListener, asyncio.AbstractEventLoop]] = []
+        self._reference = self._reference_key()
+        service.store.add_listener(self._committed)
+
+    def actors(self) -> Sequence[Actor]:
+        return list(self.service.actors.values())
+
+    async def ingest_cot(
+        self, party: str, batch: ReportBatch, units: Sequence[Unit]
+    ) -> CotIngestResult:
+        return await asyncio.to_thread(self._ingest, party, batch, units)
+
+    def _ingest(self, party: str, batch: ReportBatch, units: Sequence[Unit]) -> CotIngestResult:
+        from ..service.errors import ServiceError
+
+        service = self.service
+        rejected: list[str] = []
+        register: dict[str, Unit] = {}
+        for unit in units:
+            if unit.id in service.units or unit.id in register:
+                continue
+            if unit.actor not in service.actors:
+                rejected.append(f"unit {unit.id}: unknown actor '{unit.actor}'")
+                continue
+            register[unit.id] = unit
+        known = np.fromiter(
+            (u in service.units or u in register for u in batch.unit.tolist()),
+            dtype=bool,
+            count=len(batch),
+        )
+        if not known.all():
+            for i in np.flatnonzero(~known).tolist()[:20]:
+                rejected.append(f"report {batch.report_id[i]}: unknown unit '{batch.unit[i]}'")
+            batch = batch.take(np.flatnonzero(known))
+        if party not in service.parties:
+            return CotIngestResult(0, 0, [f"observer: unknown party '{party}'"])
+        if not len(batch):
+            return CotIngestResult(0, 0, rejected)
+        try:
+            answer = service.ingest_batch(batch.sorted_by_time(), list(register.values()))
+        except ServiceError as exc:
+            return CotIngestResult(0, 0, [*rejected, exc.message])
+        changed = set(batch.unit.tolist())
+        for listener, loop in list(self._listeners):
+            loop.call_soon_threadsafe(listener.units, party, changed)
+        return CotIngestResult(answer.accepted, answer.duplicates, rejected)
+
+    async def view(self, party: str, unit_ids: Collection[str] | None = None) -> PartyView:
+        return await asyncio.to_thread(self._view, party, unit_ids)
+
+    def _view(self, party: str, unit_ids: Collection[str] | None) -> PartyView:
+        service = self.service
+        with service.lock:
+            picture = service.engine.picture(party)
+            if unit_ids is None:
+                states = picture.units()
+            else:
+                states = [s for s in (picture.unit(u) for u in unit_ids) if s is not None]
+            lines = [line for line in service.lines.values() if party in line.parties()]
+            sites = [site for site in service.sites.values() if site.party == party]
+        units = [
+            UnitView(
+                id=s.id,
+                name=s.name,
+                actor=s.actor,
+                kind=UnitKind(s.kind),
+                lon=s.lon,
+                lat=s.lat,
+                time=from_us(s.time_us),
+                strength=s.strength,
+                equipment=dict(s.equipment),
+            )
+            for s in states
+        ]
+        return PartyView(party=party, lines=lines, sites=sites, units=units)
+
+    def subscribe(self, listener: ChangeListener) -> Callable[[], None]:
+        entry = (listener, asyncio.get_running_loop())
+        self._listeners.append(entry)
+        return lambda: self._listeners.remove(entry)
+
+    def _reference_key(self) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
+        service = self.service
+        return (frozenset(service.lines), frozenset(service.sites), frozenset(service.actors))
+
+    def _committed(self, stored: list[StoredEvent]) -> None:
+        """On the store's writer thread, after each commit."""
+        events: list[AlertEvent] = [s.event for s in stored]
+        for listener, loop in list(self._listeners):
+            try:
+                if events:
+                    loop.call_soon_threadsafe(listener.alerts, events)
+                # The service records a new line or site just after its commit returns.
+                loop.call_soon_threadsafe(loop.call_later, 0.05, self._check_reference)
+            except RuntimeError:
+                continue  # that loop has closed; its gateway is gone
+
+    def _check_reference(self) -> None:
+        reference = self._reference_key()
+        if reference == self._reference:
+            return
+        self._reference = reference
+        for listener, _ in list(self._listeners):
+            listener.reference()

@@ -1,0 +1,233 @@
+"""CoT parsing and writing without a network: hardened XML, atoms to reports, framing."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from lxml import etree
+
+from deconfliction.ingest import cot
+from deconfliction.ingest.cot import (
+    CotError,
+    affiliation,
+    atom_fields,
+    parse_event,
+    parse_frames,
+    parse_time,
+    unit_id,
+    unit_kind,
+)
+from deconfliction.model import AlertEvent, UnitKind
+from deconfliction.tak import outbound, proto
+from deconfliction.tak.framing import Framer
+
+T = "2018-02-07T20:00:00Z"
+ACTORS = {"f": "sdf", "h": "isis", "s": "pro-regime"}
+
+
+def event(uid: str = "t72", cot_type: str = "a-h-G-U-C-A", detail: str = "", **attrs: str) -> bytes:
+    values = {"time": T, "stale": "2018-02-07T20:10:00Z", "lat": "35.36", "lon": "40.2"}
+    values.update(attrs)
+    return (
+        f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+        f'<event version="2.0" uid="{uid}" type="{cot_type}" how="m-g" time="{values["time"]}" '
+        f'start="{values["time"]}" stale="{values["stale"]}"><point lat="{values["lat"]}" '
+        f'lon="{values["lon"]}" hae="9999999.0" ce="25.0" le="9999999.0"/>'
+        f"<detail>{detail}</detail></event>"
+    ).encode()
+
+
+def test_an_atom_becomes_a_report_in_the_observers_picture() -> None:
+    parsed = parse_event(event(detail='<contact callsign="Tank company"/>'))
+    row = atom_fields(parsed, "coalition", ACTORS)
+    assert (row.unit, row.lon, row.lat, row.name) == ("t72", 40.2, 35.36, "Tank company")
+    assert row.actor == "isis" and row.kind is UnitKind.ARMOR
+    assert row.strength == -1 and row.equipment is None
+    assert row.source == "tak ce=25m"
+    assert row.time_us == int(datetime(2018, 2, 7, 20, tzinfo=UTC).timestamp()) * 1_000_000
+    assert row.report_id == f"cot:coalition:t72:{row.time_us}"
+
+
+def test_the_deconfliction_detail_carries_full_fidelity() -> None:
+    detail = ('<__deconfliction actor="pro-regime" strength="60" equipment="tank:10, mortar:2" '
+              'kind="armor" rating="B2" source="MQ-9" id="r-1"/>')
+    row = atom_fields(parse_event(event(cot_type="a-u-G", detail=detail)), "coalition", ACTORS)
+    assert row.actor == "pro-regime" and row.strength == 60
+    assert row.equipment == {"tank": 10, "mortar": 2}
+    assert (row.kind, row.rating, row.report_id) == (UnitKind.ARMOR, "B2", "r-1")
+    assert row.source == "MQ-9 ce=25m"
+
+
+@pytest.mark.parametrize(
+    ("cot_type", "kind"),
+    [
+        ("a-h-G-U-C-I", UnitKind.INFANTRY),
+        ("a-h-G-U-C-A-T", UnitKind.ARMOR),
+        ("a-h-G-U-C-F", UnitKind.ARTILLERY),
+        ("a-h-G-U-C-F-R", UnitKind.MLRS),
+        ("a-h-G-U-C-F-M", UnitKind.MORTAR),
+        ("a-h-G-U-C-D", UnitKind.AIR_DEFENCE),
+        ("a-h-A-M-F", UnitKind.AIRCRAFT),
+        ("a-h-G-U-H", UnitKind.HQ),
+        ("a-h-G", UnitKind.OTHER),
+        ("a-h-G-U-C-FX", UnitKind.OTHER),
+    ],
+)
+def test_the_2525_function_gives_the_unit_kind(cot_type: str, kind: UnitKind) -> None:
+    assert unit_kind(cot_type) is kind
+
+
+def test_affiliations_and_uids() -> None:
+    assert [affiliation(t) for t in ("a-f-G", "a-h-G", "a-s-G", "a-x-G", "a")] == ["f", "h", "s", "u", "u"]
+    assert unit_id("t72-company") == "t72-company"
+    android = unit_id("ANDROID-589520ccfcd20f01")
+    assert android.startswith("android-589520ccfcd20f01-") and android == unit_id("ANDROID-589520ccfcd20f01")
+    assert unit_id("ANDROID-589520ccfcd20f01") != unit_id("android-589520ccfcd20f01!")
+    long = unit_id("x" * 300)
+    assert len(long) <= 64
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2018-02-07T20:00:00Z", datetime(2018, 2, 7, 20, tzinfo=UTC)),
+        ("2018-02-07T20:00:00.123Z", datetime(2018, 2, 7, 20, 0, 0, 123000, tzinfo=UTC)),
+        ("2018-02-07T20:00:00.123456789Z", datetime(2018, 2, 7, 20, 0, 0, 123456, tzinfo=UTC)),
+        ("2018-02-07T23:00:00+03:00", datetime(2018, 2, 7, 20, tzinfo=UTC)),
+    ],
+)
+def test_cot_times(value: str, expected: datetime) -> None:
+    assert parse_time(value, "time") == expected
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (event(time="yesterday"), "time: 'yesterday' is not an ISO 8601 time"),
+        (event(time="2018-02-07T20:00:00"), "time: '2018-02-07T20:00:00' has no time zone"),
+        (event(lat="north"), "point/@lat: 'north' is not a number"),
+        (event(lon="nan"), "point/@lon: must be a finite number"),
+        (event(uid=""), "event/@uid: missing"),
+        (b"<event uid='x' type='a-h-G' time='2018-02-07T20:00:00Z'><point lat='1'", "malformed XML"),
+        (b"<evil/>", "root element is <evil>"),
+        (b'<!DOCTYPE x [<!ENTITY a "b">]><event/>', "DOCTYPE and ENTITY declarations are refused"),
+    ],
+)
+def test_bad_events_are_refused_naming_what_is_wrong(data: bytes, message: str) -> None:
+    with pytest.raises(CotError, match=message.replace("(", r"\(").replace("?", r"\?")):
+        parse_event(data)
+
+
+@pytest.mark.parametrize(
+    ("detail", "attrs", "message"),
+    [
+        ('<__deconfliction strength="many"/>', {}, "strength: not an integer"),
+        ('<__deconfliction strength="-3"/>', {}, "strength: must not be negative"),
+        ('<__deconfliction equipment="tank"/>', {}, "'tank' is not name:count"),
+        ('<__deconfliction equipment="tank:-1"/>', {}, "count is negative"),
+        ('<__deconfliction kind="cavalry"/>', {}, "'cavalry' is not a unit kind"),
+        ('<__deconfliction rating="Z9"/>', {}, "'Z9' is not A-F then 1-6"),
+        ('<__deconfliction actor="Not An Id"/>', {}, "actor: 'Not An Id' is not a valid id"),
+        ("", {"lon": "200"}, "point/@lon: 200.0 is outside -180..180"),
+        ("", {"stale": "2018-02-07T19:00:00Z"}, "stale when sent"),
+    ],
+)
+def test_bad_atoms_are_refused_naming_the_field(detail: str, attrs: dict[str, str], message: str) -> None:
+    parsed = parse_event(event(detail=detail, **attrs))
+    with pytest.raises(CotError, match=message):
+        atom_fields(parsed, "coalition", ACTORS)
+
+
+def test_entities_are_never_expanded_even_past_the_declaration_check() -> None:
+    # The frame check refuses declarations; the parser itself is configured not to resolve
+    # them either, should a declaration ever get past it.
+    xxe = (b'<!DOCTYPE event [<!ENTITY xxe SYSTEM "file:///etc/passwd"><!ENTITY a "aaaa">]>'
+           b'<event uid="x" type="a-h-G" time="2018-02-07T20:00:00Z"><detail>'
+           b'<contact callsign="&xxe;&a;"/></detail></event>')
+    try:
+        root = etree.fromstring(xxe, cot._PARSER)
+    except etree.XMLSyntaxError:
+        return
+    callsign = cot.event_from_element(root).callsign or ""
+    assert "root:" not in callsign and "aaaa" not in callsign
+
+
+def test_one_bad_frame_in_a_batch_costs_only_itself() -> None:
+    frames = [event(uid=f"u{i}") for i in range(5)]
+    frames.insert(2, b"<event uid='broken'><point></event>")
+    frames.insert(4, b"</cot><event uid='inject' type='a-h-G' time='2018-02-07T20:00:00Z'/><cot></event>")
+    events, errors = parse_frames(frames)
+    assert [e.uid for e in events] == [f"u{i}" for i in range(5)]
+    assert len(errors) == 2
+
+
+def test_a_frame_holding_two_events_is_refused_not_split() -> None:
+    two = event(uid="a").replace(b"</event>", b"</event>" + event(uid="b").split(b"?>", 1)[1])
+    events, errors = parse_frames([event(uid="c"), two])
+    assert [e.uid for e in events] == ["c"] and len(errors) == 1
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(min_value=1, max_value=700), min_size=1, max_size=40))
+def test_any_split_of_the_stream_gives_the_same_events(cuts: list[int]) -> None:
+    stream = b"\n".join(event(uid=f"u{i}") for i in range(6))
+    framer = Framer(65536)
+    frames: list[bytes] = []
+    position = 0
+    for cut in cuts:
+        frames += framer.feed(stream[position : position + cut]).xml
+        position += cut
+    frames += framer.feed(stream[position:]).xml
+    assert [parse_event(f).uid for f in frames] == [f"u{i}" for i in range(6)]
+    assert framer.pending == 0
+
+
+def test_the_framer_drops_oversized_events_and_keeps_its_memory_bounded() -> None:
+    framer = Framer(1024)
+    result = framer.feed(b"<event>" + b"x" * 5000)
+    assert result.oversized == 1 and framer.pending < 16
+    result = framer.feed(b"more</event>" + event(uid="after"))
+    assert [parse_event(f).uid for f in result.xml] == ["after"]
+    big = event(uid="big", detail="<remarks>" + "y" * 2000 + "</remarks>")
+    result = framer.feed(big + event(uid="small"))
+    assert result.oversized == 1 and [parse_event(f).uid for f in result.xml] == ["small"]
+
+
+@pytest.mark.skipif(not proto.AVAILABLE, reason="takproto is not installed")
+def test_protobuf_messages_are_framed_and_decoded() -> None:
+    xml = event(uid="pb-1", cot_type="a-f-G-U-C-I",
+                detail='<contact callsign="Alpha"/><__deconfliction strength="12"/>')
+    body = xml.split(b"?>", 1)[1].strip()
+    stream = proto.encode(body) + proto.encode(body.replace(b"pb-1", b"pb-2"))
+    framer = Framer(65536)
+    payloads = []
+    for i in range(len(stream)):
+        payloads += framer.feed(stream[i : i + 1]).proto
+    decoded = [proto.decode(p) for p in payloads]
+    assert [d.uid for d in decoded] == ["pb-1", "pb-2"]
+    assert decoded[0].callsign == "Alpha" and decoded[0].extension == {"strength": "12"}
+    assert (decoded[0].lon, decoded[0].lat) == (40.2, 35.36)
+    with pytest.raises(CotError, match="protobuf"):
+        proto.decode(b"\x0a\xff\xff\xff")
+
+
+def test_what_the_server_writes_parses_back() -> None:
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    alert = AlertEvent(
+        event="open", id="a-7", rule="zone.violation", severity="high", time=now,
+        party="coalition", units=["t72"], line="euphrates", lon=40.2, lat=35.36,
+        message='Tank company <T-72> & "friends" crossed',
+    )
+    chat, marker = outbound.alert_events(alert, now, outbound.timedelta(hours=1), 1)
+    chat_event = parse_event(chat)
+    assert chat_event.type == "b-t-f" and chat_event.uid.startswith("GeoChat.")
+    root = etree.fromstring(chat)
+    assert root.findtext("detail/remarks") == (
+        '[HIGH] zone.violation a-7 open: Tank company <T-72> & "friends" crossed'
+    )
+    assert parse_event(marker).stale > now
+    resolved = alert.model_copy(update={"event": "resolved"})
+    assert parse_event(outbound.alert_events(resolved, now, outbound.timedelta(hours=1), 2)[1]).stale == now
