@@ -11,7 +11,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from ..tak.config import CotConfigError, Listener
+from ..tak.config import CotConfig, CotConfigError, Listener
 from ..tak.framing import Framer
 
 app = typer.Typer(
@@ -128,3 +128,18 @@ async def _send(
     with contextlib.suppress(ConnectionError, ssl.SSLError):
         await writer.wait_closed()
     return len(events), received
+
+
+def gateway_config(urls: list[str], config_file: Path | None) -> CotConfig | None:
+    """The TAK gateway's configuration from `serve --cot/--cot-config`; exits 2 naming
+    what is wrong."""
+    from ..tak.serve import load_config
+
+    if config_file is not None and not config_file.is_file():
+        errors.print(f"error: --cot-config: {config_file} is not a file")
+        raise typer.Exit(2)
+    try:
+        return load_config(urls, config_file)
+    except CotConfigError as exc:
+        errors.print(f"error: {exc}", soft_wrap=True, markup=False)
+        raise typer.Exit(2) from None

@@ -182,10 +182,22 @@ def serve(
     max_reports: int = typer.Option(
         10_000, "--max-reports", help="More reports per request get 413."
     ),
+    cot: list[str] = typer.Option(
+        [],
+        "--cot",
+        metavar="URL",
+        help="TAK listener: tcp://HOST:PORT[?party=P] or tls://HOST:PORT.",
+    ),
+    cot_config: Path | None = typer.Option(
+        None, "--cot-config", help="TAK settings (YAML): party, certificates, clients, actors."
+    ),
 ) -> None:
     """Run the service: the engine on the wall clock, the API under /api/v1, the map at /."""
     from ..api import create_app
+    from .cot import gateway_config
     from ..service.core import Limits, Service
+
+    tak = gateway_config(cot, cot_config)
 
     if clock not in ("wall", "reports"):
         raise _fail(f"--clock: expected wall or reports, got '{clock}'")
@@ -200,7 +212,12 @@ def serve(
     service.start()
     _stderr().print(f"serving {db} on http://{host}:{port}/ (API under /api/v1, docs at /docs)")
     try:
-        _run_server(create_app(service), host, port)
+        app = create_app(service)
+        if tak is not None:
+            from ..tak.serve import attach
+
+            attach(app, service, tak)
+        _run_server(app, host, port)
     finally:
         service.close()
         store.close()
