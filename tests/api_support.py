@@ -61,6 +61,7 @@ class Tokens:
 
 def make_database(directory: Path) -> tuple[Path, Tokens]:
     """A database of the test scenario with an admin, operator and viewer token a party."""
+    directory.mkdir(parents=True, exist_ok=True)
     scenario = directory / "theatre.yaml"
     scenario.write_text(SCENARIO)
     db = directory / "service.sqlite"
