@@ -122,7 +122,7 @@ def _objects(values: list[Any]) -> NDArray[np.object_]:
     return array
 
 
-def _mask(values: list[Any], accept: Callable[[Any], bool]) -> BoolArray:
+def _mask(values: Sequence[Any], accept: Callable[[Any], bool]) -> BoolArray:
     return np.fromiter(map(accept, values), dtype=bool, count=len(values))
 
 
