@@ -61,7 +61,7 @@ class Refused(HotlineError):
 
 
 class MessageState(StrEnum):
-    PENDING = "pending"
+    SENT = "sent"
     OVERDUE = "overdue"
     ACKNOWLEDGED = "acknowledged"
     ANSWERED = "answered"
@@ -99,7 +99,7 @@ class Record:
             return MessageState.ACKNOWLEDGED
         if message.due is not None and now >= message.due:
             return MessageState.OVERDUE
-        return MessageState.PENDING
+        return MessageState.SENT
 
 
 @dataclass(frozen=True, slots=True)
@@ -463,6 +463,10 @@ class Hotline:
         if record is None or party not in (record.message.sender, record.message.recipient):
             raise NotFound(f"no message '{message_id}'")
         return record
+
+    def find(self, message_id: str) -> Record | None:
+        """Any message by id, for the service's bookkeeping; callers go through `record`."""
+        return self._records.get(message_id)
 
     def thread(self, party: str, message_id: str) -> list[Record]:
         """The message, what it answers (up the chain) and every reply to it, in order."""
