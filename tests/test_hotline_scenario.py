@@ -85,3 +85,29 @@ def test_the_cli_prints_hotline_lines(scenario_file: Path) -> None:
         "hotline.ack",
         "hotline.response",
     ]
+
+
+def test_the_built_in_september_2016_failure_escalates_until_the_late_ack() -> None:
+    events = list(replay(load_columns("september-2016")))
+    hotline = [
+        (e["event"], e.get("rule"), e.get("severity"), e.get("party"), e["time"])
+        for e in events
+        if e["event"].startswith("hotline.")
+        or str(e.get("rule", "")).startswith(("hotline", "notif"))
+    ]
+    assert hotline[:6] == [
+        ("hotline.message", None, None, None, "2016-09-17T13:30:00Z"),
+        ("open", "notification.conflict", "high", "russia", "2016-09-17T13:30:00Z"),
+        ("open", "hotline.unacknowledged", "high", "coalition", "2016-09-17T13:45:00Z"),
+        ("updated", "hotline.unacknowledged", "critical", "coalition", "2016-09-17T14:00:00Z"),
+        ("hotline.ack", None, None, None, "2016-09-17T14:05:00Z"),
+        ("resolved", "hotline.unacknowledged", "critical", "coalition", "2016-09-17T14:05:00Z"),
+    ]
+    resolved = next(
+        e for e in events if e["event"] == "resolved" and e["rule"] == "hotline.unacknowledged"
+    )
+    assert "20 min after its due time" in resolved["message"]
+    conflict = next(e for e in events if e.get("rule") == "notification.conflict")
+    assert conflict["units"] == ["saa-tharda"]
+    times = [e["time"] for e in events]
+    assert times == sorted(times)
