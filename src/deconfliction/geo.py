@@ -101,6 +101,7 @@ class LineGeometry:
     left_area: Polygon
     right_area: Polygon
     bounds: tuple[float, float, float, float]
+    segments: shapely.STRtree
     _buffer_cache: dict[float, tuple[Polygon, Polygon]] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -133,6 +134,7 @@ class LineGeometry:
         left_area, right_area = left[0], right[0]
         for geom in (path, extended, left_area, right_area):
             shapely.prepare(geom)
+        segments = shapely.STRtree(shapely.linestrings(np.stack([xy[:-1], xy[1:]], axis=1)))
         return cls(
             line=line,
             path=path,
@@ -141,6 +143,7 @@ class LineGeometry:
             left_area=left_area,
             right_area=right_area,
             bounds=(minx, miny, maxx, maxy),
+            segments=segments,
         )
 
     def areas(self, x: FloatArray, y: FloatArray) -> NDArray[np.int8]:
@@ -187,7 +190,13 @@ class LineGeometry:
         """Metres from each point to the line itself."""
         if not x.shape[0]:
             return np.zeros(0, dtype=np.float64)
-        return np.asarray(shapely.distance(self.path, shapely.points(x, y)), dtype=np.float64)
+        # The nearest of the path's segments, found through their R-tree.
+        index, distance = self.segments.query_nearest(
+            shapely.points(x, y), return_distance=True, all_matches=False
+        )
+        out = np.empty(x.shape[0], dtype=np.float64)
+        out[index[0]] = distance
+        return out
 
     def first_crossing(
         self, x0: float, y0: float, x1: float, y1: float

@@ -84,6 +84,9 @@ class AlertBook:
             and self._figures.get(key) == figures
         )
 
+    def figures_of(self, key: Key) -> tuple[object, ...] | None:
+        return self._figures.get(key)
+
     def raise_(self, finding: Finding, now_us: int) -> AlertEvent | None:
         """Open an alert for the finding's key, or update it if what it says changed."""
         current = self.open.get(finding.key)

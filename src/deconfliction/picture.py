@@ -45,15 +45,21 @@ class Roster:
         self.equipment_index = {name: i for i, name in enumerate(self.equipment_names)}
         self.unit_party = np.zeros(0, dtype=np.int64)
         self.unit_bloc = np.zeros(0, dtype=np.int64)
+        self.unit_actor = np.zeros(0, dtype=np.int64)
+        self.actor_order: list[str] = []
         self.kind_reach = np.zeros(0, dtype=np.float64)
         self.base_strength = np.zeros(0, dtype=np.int64)
         self.base_equipment = np.zeros((0, len(self.equipment_names)), dtype=np.int64)
         self.equipment_reach = np.zeros(len(self.equipment_names), dtype=np.float64)
+        self._ids: NDArray[np.object_] | None = None
+        self._rank: IntArray | None = None
         self._refresh_equipment_reach()
         for actor in actors:
             self.add_actor(actor)
 
     def add_actor(self, actor: Actor) -> None:
+        if actor.id not in self.actors:
+            self.actor_order.append(actor.id)
         self.actors[actor.id] = actor
         if actor.party is None and f"actor:{actor.id}" not in self.blocs:
             self.blocs[f"actor:{actor.id}"] = len(self.blocs)
@@ -101,6 +107,7 @@ class Roster:
             self.unit_index[unit.id] = index
             self.unit_party = np.append(self.unit_party, party)
             self.unit_bloc = np.append(self.unit_bloc, self.bloc_of(actor))
+            self.unit_actor = np.append(self.unit_actor, self.actor_order.index(actor.id))
             self.kind_reach = np.append(self.kind_reach, reach)
             self.base_strength = np.append(self.base_strength, unit.strength)
             self.base_equipment = np.vstack([self.base_equipment, row[None, :]])
@@ -108,10 +115,33 @@ class Roster:
             self.units[index] = unit
             self.unit_party[index] = party
             self.unit_bloc[index] = self.bloc_of(actor)
+            self.unit_actor[index] = self.actor_order.index(actor.id)
             self.kind_reach[index] = reach
             self.base_strength[index] = unit.strength
             self.base_equipment[index] = row
         return index
+
+    def actor_ids(self, units: IntArray) -> list[str]:
+        """The distinct actors of some units, sorted."""
+        return sorted(self.actor_order[i] for i in np.unique(self.unit_actor[units]).tolist())
+
+    @property
+    def ids(self) -> NDArray[np.object_]:
+        """Unit ids by roster index."""
+        if self._ids is None or self._ids.shape[0] != len(self.units):
+            self._ids = np.array([u.id for u in self.units] + [None], dtype=object)[:-1]
+            self._rank = np.empty(len(self.units), dtype=np.int64)
+            self._rank[np.argsort(self._ids.astype(str), kind="stable")] = np.arange(
+                len(self.units)
+            )
+        return self._ids
+
+    @property
+    def rank(self) -> IntArray:
+        """Each unit's place when ids are sorted: orders groups by their first id cheaply."""
+        self.ids  # noqa: B018 - refreshes both arrays together
+        assert self._rank is not None
+        return self._rank
 
     def indices(self, ids: NDArray[np.object_]) -> IntArray:
         try:

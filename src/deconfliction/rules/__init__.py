@@ -68,6 +68,7 @@ class Watch:
     weakened: NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool))
     outnumbered: NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool))
     defence_max: NDArray[np.int64] | None = None
+    massing_members: dict[tuple[object, ...], NDArray[np.int64]] = field(default_factory=dict)
     last_massing_us: int | None = None
 
     def fit(self, capacity: int, lines: list[str], n_sites: int) -> None:
@@ -128,13 +129,14 @@ def figures(ctx: Context, index: int) -> tuple[object, ...]:
 
 
 def bloc_label(ctx: Context, units: NDArray[np.int64]) -> str:
-    """'Pro-regime forces' when one actor, else the party's name."""
+    """'Pro-regime forces and Russian contractors', or the party's name past three actors."""
     roster = ctx.roster
-    actors = {roster.units[int(u)].actor for u in units}
-    if len(actors) == 1:
-        return roster.actors[actors.pop()].name
-    party = roster.actors[roster.units[int(units[0])].actor].party
+    actors = roster.actor_ids(units)
+    names = [roster.actors[a].name for a in actors]
+    if len(names) <= 3:
+        return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    party = roster.actors[actors[0]].party
     for p in roster.parties:
         if p.id == party:
-            return f"{p.name} and aligned"
-    return "Unaligned"
+            return f"Forces aligned with {p.name}"
+    return "Unaligned groups"

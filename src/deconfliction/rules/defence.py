@@ -100,7 +100,12 @@ def evaluate(ctx: Context) -> list[AlertEvent]:
                 ctx.now_us,
             )
         elif watch.weakened[i]:
-            event = ctx.book.resolve(key_w, ctx.now_us)
+            event = ctx.book.resolve(
+                key_w,
+                ctx.now_us,
+                f"{site.name}: defenders back to {own[i]} personnel against {baseline[i]} "
+                f"at most in the last {wording.days(settings.defence_window_s)}",
+            )
         else:
             event = None
         if event:
@@ -120,7 +125,13 @@ def evaluate(ctx: Context) -> list[AlertEvent]:
                 ctx.now_us,
             )
         elif watch.outnumbered[i]:
-            event = ctx.book.resolve(key_o, ctx.now_us)
+            event = ctx.book.resolve(
+                key_o,
+                ctx.now_us,
+                f"{site.name}: {other[i]} personnel of other forces within "
+                f"{wording.km(settings.defence_radius_m)} against {own[i]} of ours, no longer "
+                f"{settings.outnumbered_ratio:g} to 1",
+            )
         else:
             event = None
         if event:

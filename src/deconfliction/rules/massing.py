@@ -47,8 +47,9 @@ def clusters(
 @dataclass(frozen=True)
 class Cluster:
     units: IntArray
-    """Roster indices, ascending."""
-    ids: tuple[str, ...]
+    """Roster indices, in the order of their ids."""
+    first: int
+    """The rank of its first id (clusters are matched and opened in that order)."""
     strength: int
     heavy: int
     critical: bool
@@ -99,20 +100,23 @@ def evaluate(ctx: Context) -> list[AlertEvent]:
             covers = np.bincount(labels, weights=ctx.watch.covers[candidates]) > 0
             keep = qualifies[labels]
             members, member_labels = candidates[keep], labels[keep]
-            order = np.lexsort((members, member_labels))
+            rank = roster.rank
+            order = np.lexsort((rank[members], member_labels))
             members, member_labels = members[order], member_labels[order]
-            cuts = np.flatnonzero(np.diff(member_labels)) + 1
-            groups = np.split(members, cuts)
-            unit_ids = roster.units
-            for group in groups:
-                label = int(labels[np.searchsorted(candidates, group[0])])
-                ids = tuple(sorted(unit_ids[int(u)].id for u in group))
+            starts = np.flatnonzero(np.diff(member_labels, prepend=-1))
+            for group, label in zip(
+                np.split(members, starts[1:]), member_labels[starts].tolist(), strict=True
+            ):
                 found.append(
                     Cluster(
-                        group, ids, int(strength[label]), int(heavy[label]), bool(covers[label])
+                        group,
+                        int(rank[group[0]]),
+                        int(strength[label]),
+                        int(heavy[label]),
+                        bool(covers[label]),
                     )
                 )
-            found.sort(key=lambda c: c.ids[0])
+            found.sort(key=lambda c: c.first)
             for i, cluster in enumerate(found):
                 cluster_of[cluster.units] = i
     return _match(ctx, found, cluster_of)
@@ -121,15 +125,18 @@ def evaluate(ctx: Context) -> list[AlertEvent]:
 def _match(ctx: Context, found: list[Cluster], cluster_of: IntArray) -> list[AlertEvent]:
     events: list[AlertEvent] = []
     taken = np.zeros(len(found), dtype=bool)
-    index = ctx.roster.unit_index
+    members_of = ctx.watch.massing_members
     for key in ctx.book.keys(Rule.FORCE_MASSING, ctx.party):
-        alert = ctx.book.open[key]
-        members = np.fromiter((index[u] for u in alert.units), dtype=np.int64)
-        labels = cluster_of[members]
+        labels = cluster_of[members_of[key]]
         labels = labels[labels >= 0]
         labels = labels[~taken[labels]]
         if not labels.size:
-            event = ctx.book.resolve(key, ctx.now_us)
+            members_of.pop(key, None)
+            event = ctx.book.resolve(
+                key,
+                ctx.now_us,
+                "The group has dispersed, gone stale or fallen below the thresholds",
+            )
         else:
             # Most shared units wins; ties go to the cluster whose first id sorts first,
             # which is the lowest index since `found` is sorted that way.
@@ -140,7 +147,7 @@ def _match(ctx: Context, found: list[Cluster], cluster_of: IntArray) -> list[Ale
             events.append(event)
     for i in np.flatnonzero(~taken).tolist():
         cluster = found[i]
-        new_key: Key = (Rule.FORCE_MASSING, ctx.party, cluster.ids[0], ctx.book.next_number)
+        new_key: Key = (Rule.FORCE_MASSING, ctx.party, cluster.first, ctx.book.next_number)
         event = _raise(ctx, new_key, cluster)
         if event:
             events.append(event)
@@ -149,8 +156,16 @@ def _match(ctx: Context, found: list[Cluster], cluster_of: IntArray) -> list[Ale
 
 def _raise(ctx: Context, key: Key, cluster: Cluster) -> AlertEvent | None:
     severity = Severity.CRITICAL if cluster.critical else Severity.HIGH
-    if ctx.book.unchanged(key, severity, cluster.ids, _figures(ctx, cluster)):
+    current = ctx.book.get(key)
+    members_of = ctx.watch.massing_members
+    if (
+        current is not None
+        and current.severity == severity
+        and np.array_equal(members_of[key], cluster.units)
+        and ctx.book.figures_of(key) == _figures(ctx, cluster)
+    ):
         return None
+    members_of[key] = cluster.units
     return ctx.book.raise_(_finding(ctx, key, cluster), ctx.now_us)
 
 
@@ -177,9 +192,9 @@ def _finding(ctx: Context, key: Key, cluster: Cluster) -> Finding:
     lon, lat = pic.projection.lonlat(cx, cy)
     near = _nearest(ctx, cluster)
     heavy = f", {wording.equipment(counts)}" if counts else ""
-    noun = "unit" if len(cluster.ids) == 1 else "units"
+    noun = "unit" if cluster.units.size == 1 else "units"
     message = (
-        f"{who} massing: {len(cluster.ids)} {noun}, {cluster.strength} personnel{heavy}, {near}"
+        f"{who} massing: {cluster.units.size} {noun}, {cluster.strength} personnel{heavy}, {near}"
     )
     if cluster.critical:
         message += "; a site of ours is within their reach"
@@ -189,7 +204,7 @@ def _finding(ctx: Context, key: Key, cluster: Cluster) -> Finding:
         key=key,
         severity=Severity.CRITICAL if cluster.critical else Severity.HIGH,
         message=message,
-        units=cluster.ids,
+        units=tuple(ctx.roster.ids[cluster.units].tolist()),
         lon=round(lon, 6),
         lat=round(lat, 6),
         site=_nearest_site(ctx, cluster),
@@ -202,10 +217,10 @@ def _nearest_site(ctx: Context, cluster: Cluster) -> str | None:
     if not len(sites):
         return None
     pic = ctx.picture
-    d = np.hypot(
-        pic.x[cluster.units][:, None] - sites.x[None, :],
-        pic.y[cluster.units][:, None] - sites.y[None, :],
-    )
+    near = cluster.units[ctx.watch.near[cluster.units]]
+    if not near.size:
+        return None
+    d = np.hypot(pic.x[near][:, None] - sites.x[None, :], pic.y[near][:, None] - sites.y[None, :])
     best = int(np.argmin(d.min(axis=0)))
     if d[:, best].min() > ctx.settings.massing_near_m:
         return None
@@ -215,7 +230,9 @@ def _nearest_site(ctx: Context, cluster: Cluster) -> str | None:
 def _nearest(ctx: Context, cluster: Cluster) -> str:
     """'4.2 km from SDF headquarters' for the closest of our sites and lines."""
     pic = ctx.picture
-    x, y = pic.x[cluster.units], pic.y[cluster.units]
+    # The nearest site or line is within massing_near_m of a member flagged near.
+    near = cluster.units[ctx.watch.near[cluster.units]]
+    x, y = pic.x[near], pic.y[near]
     best_name, best = "", float("inf")
     sites = ctx.sites
     if len(sites):

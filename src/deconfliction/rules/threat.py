@@ -53,7 +53,11 @@ def evaluate(ctx: Context) -> list[AlertEvent]:
     events: list[AlertEvent] = []
     for key in resolved.tolist():
         unit, site = divmod(int(key), n_sites)
-        event = ctx.book.resolve(_key(ctx, unit, site), ctx.now_us)
+        event = ctx.book.resolve(
+            _key(ctx, unit, site),
+            ctx.now_us,
+            f"{describe_unit(ctx, unit)} is out of reach of {ctx.sites.sites[site].name}",
+        )
         if event:
             events.append(event)
     changed_units = units[applied.figures_changed]

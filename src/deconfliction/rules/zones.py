@@ -54,14 +54,21 @@ def _line(ctx: Context, geometry: LineGeometry) -> list[AlertEvent]:
 
     events: list[AlertEvent] = []
     for i in np.flatnonzero(was_violation & ~violation_now):
+        u = int(units[i])
         event = ctx.book.resolve(
-            (Rule.ZONE_VIOLATION, ctx.party, line.id, int(units[i])), ctx.now_us
+            (Rule.ZONE_VIOLATION, ctx.party, line.id, u),
+            ctx.now_us,
+            f"{describe_unit(ctx, u)} is no longer on the far side of the {line.name}",
         )
         if event:
             events.append(event)
     for i in np.flatnonzero(was_approach & ~approach_now):
+        u = int(units[i])
+        why = "crossed" if violation_now[i] else "moved out of the buffer of"
         event = ctx.book.resolve(
-            (Rule.LINE_APPROACH, ctx.party, line.id, int(units[i])), ctx.now_us
+            (Rule.LINE_APPROACH, ctx.party, line.id, u),
+            ctx.now_us,
+            f"{describe_unit(ctx, u)} {why} the {line.name}",
         )
         if event:
             events.append(event)
