@@ -20,8 +20,8 @@ from pydantic import Field, ValidationError
 
 from ..batch import ReportBatch, from_us
 from ..hotline import Fix, HotlineError, MessageState, UnitMotion
-from ..hotline.desk import NotFound as MessageNotFound
-from ..hotline.desk import Refused
+from ..hotline.records import NotFound as MessageNotFound
+from ..hotline.records import Refused
 from ..hotline.service import (
     HOTLINE_RULES,
     HotlineService,

@@ -2,9 +2,13 @@
 
 from .chain import Chain, ChainEntry, Fault, Problem, Verification, genesis, verify_transcript
 from .conflicts import Conflict, Fix, OwnForces, UnitMotion, find_conflicts
-from .desk import (
+from .desk import Hotline
+from .drafts import Draft, concern_from_alert, concern_party, draft_response
+from .forces import PictureSource, ReportForces
+from .keys import DeskKey, KeyFormatError, load_public_key, read_public_key
+from .messages import HotlineMessage, HotlineSettings, Polygon, Window, canonical_bytes, pair_of
+from .records import (
     Delivery,
-    Hotline,
     HotlineError,
     Journal,
     MessageState,
@@ -12,10 +16,6 @@ from .desk import (
     Record,
     Refused,
 )
-from .drafts import Draft, concern_from_alert, concern_party, draft_response
-from .forces import PictureSource, ReportForces
-from .keys import DeskKey, KeyFormatError, load_public_key, read_public_key
-from .messages import HotlineMessage, HotlineSettings, Polygon, Window, canonical_bytes, pair_of
 from .replay import ScriptedHotline, entry_event, scripted_events
 
 __all__ = [

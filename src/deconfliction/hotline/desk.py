@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -32,83 +30,16 @@ from .chain import Chain, ChainEntry
 from .conflicts import Conflict, OwnForces, find_conflicts
 from .keys import DeskKey, KeyFormatError, load_public_key
 from .messages import ACKNOWLEDGED_KINDS, HotlineMessage, HotlineSettings, pair_of
+from .records import (
+    Delivery,
+    HotlineError,
+    Journal,
+    MessageState,
+    NotFound,
+    Record,
+    Refused,
+)
 from .sentences import ack_sentence, conflict_sentence, critical_at, overdue_sentence
-
-
-class HotlineError(Exception):
-    """A refused hotline call: carries its HTTP status and a machine code."""
-
-    status = 400
-    code = "invalid"
-
-    def __init__(self, message: str, *, status: int | None = None, code: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        if status is not None:
-            self.status = status
-        if code is not None:
-            self.code = code
-
-
-class NotFound(HotlineError):
-    status = 404
-    code = "not-found"
-
-
-class Refused(HotlineError):
-    status = 409
-    code = "conflict"
-
-
-class MessageState(StrEnum):
-    SENT = "sent"
-    OVERDUE = "overdue"
-    ACKNOWLEDGED = "acknowledged"
-    ANSWERED = "answered"
-    DELIVERED = "delivered"
-
-
-class Journal(Protocol):
-    """Where entries and keys become durable before a call returns."""
-
-    def append(self, entry: ChainEntry) -> None: ...
-    def put_key(self, party: str, public_text: str, seed: bytes | None) -> None: ...
-
-
-@dataclass(slots=True)
-class Record:
-    """A message and what has happened to it since."""
-
-    entry: ChainEntry
-    ack: ChainEntry | None = None
-    replies: list[str] = field(default_factory=list)
-    responses: list[str] = field(default_factory=list)
-    conflicts: list[Conflict] = field(default_factory=list)
-
-    @property
-    def message(self) -> HotlineMessage:
-        return self.entry.message
-
-    def state(self, now: datetime) -> MessageState:
-        message = self.message
-        if message.kind not in ACKNOWLEDGED_KINDS:
-            return MessageState.DELIVERED
-        if self.responses:
-            return MessageState.ANSWERED
-        if self.ack is not None:
-            return MessageState.ACKNOWLEDGED
-        if message.due is not None and now >= message.due:
-            return MessageState.OVERDUE
-        return MessageState.SENT
-
-
-@dataclass(frozen=True, slots=True)
-class Delivery:
-    """What one accepted message did: its chain entry and the alert events it caused."""
-
-    entry: ChainEntry
-    events: list[AlertEvent]
-
 
 _RULE_ORDER = {Rule.HOTLINE_UNACKNOWLEDGED: 0, Rule.NOTIFICATION_CONFLICT: 1}
 _SEVERITY = {"low": 0, "medium": 1, "high": 2, "critical": 3}

@@ -9,8 +9,9 @@ from datetime import datetime
 
 from ..model import Actor, Alert, HotlineKind, HotlinePriority, Severity, Unit, format_time
 from .conflicts import Conflict
-from .desk import Hotline, HotlineError
+from .desk import Hotline
 from .messages import HotlineMessage
+from .records import HotlineError
 
 _PRIORITY = {
     Severity.CRITICAL: HotlinePriority.FLASH,

@@ -31,9 +31,10 @@ from ..model import (
     format_time,
 )
 from .chain import ChainEntry
-from .desk import Hotline, HotlineError, MessageState, NotFound, Record
+from .desk import Hotline
 from .drafts import concern_from_alert, draft_response
 from .messages import HotlineMessage, MessageId, Polygon, Ref
+from .records import HotlineError, MessageState, NotFound, Record
 from .replay import entry_event
 
 HOTLINE_RULES = (Rule.HOTLINE_UNACKNOWLEDGED, Rule.NOTIFICATION_CONFLICT)
