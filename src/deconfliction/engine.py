@@ -298,6 +298,9 @@ class Engine:
             watch.defence_times.clear()
             watch.defence_samples.clear()
             watch.defence_max = None
+            watch.own_sum = None
+            watch.last_figures = None
+            watch.other_sum = None
             watch.weakened = np.zeros(len(own), dtype=bool)
             watch.outnumbered = np.zeros(len(own), dtype=bool)
             for rule in (Rule.DEFENCE_WEAKENED, Rule.DEFENCE_OUTNUMBERED):

@@ -68,6 +68,13 @@ class Watch:
     weakened: NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool))
     outnumbered: NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool))
     defence_max: NDArray[np.int64] | None = None
+    own_sum: NDArray[np.int64] | None = None
+    last_figures: NDArray[np.int64] | None = None
+    other_sum: NDArray[np.int64] | None = None
+    counted: NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    counted_x: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
+    counted_y: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
+    counted_strength: NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     massing_members: dict[tuple[object, ...], NDArray[np.int64]] = field(default_factory=dict)
     last_massing_us: int | None = None
 
@@ -77,6 +84,14 @@ class Watch:
             for table in (self.approach, self.violation):
                 table[name] = _grow(table.get(name), capacity)
         self.near = _grow(self.near, capacity)
+        self.counted = _grow(self.counted, capacity)
+        extra = capacity - self.counted_x.shape[0]
+        if extra > 0:
+            self.counted_x = np.concatenate([self.counted_x, np.zeros(extra)])
+            self.counted_y = np.concatenate([self.counted_y, np.zeros(extra)])
+            self.counted_strength = np.concatenate(
+                [self.counted_strength, np.zeros(extra, dtype=np.int64)]
+            )
         self.covers = _grow(self.covers, capacity)
         self.weakened = _grow(self.weakened, n_sites)
         self.outnumbered = _grow(self.outnumbered, n_sites)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.spatial import cKDTree
 
 from .. import wording
 from ..lifecycle import Finding
@@ -15,28 +14,66 @@ IntArray = NDArray[np.int64]
 
 
 def strengths(ctx: Context) -> tuple[IntArray, IntArray]:
-    """(own, other) fresh strength within the defence radius of each of our sites."""
-    sites, pic, settings = ctx.sites, ctx.picture, ctx.settings
+    """(own, other) fresh strength within the defence radius of each of our sites.
+
+    The sums are kept up to date incrementally: only units the last batch touched, and
+    units that went stale or fresh since the last evaluation, are taken out at the place
+    and strength they were counted with and put back as they are now. A live stream of
+    single reports then costs a few small look-ups, not a pass over the whole picture.
+    """
+    sites, pic, settings, watch = ctx.sites, ctx.picture, ctx.settings, ctx.watch
     n = len(sites)
-    own = np.zeros(n, dtype=np.int64)
-    other = np.zeros(n, dtype=np.int64)
     if not n:
-        return own, other
-    fresh = np.flatnonzero(pic.fresh(ctx.now_us, settings.stale_after_s))
-    if not fresh.size:
-        return own, other
-    tree = cKDTree(np.column_stack([pic.x[fresh], pic.y[fresh]]))
-    hits = tree.query_ball_point(np.column_stack([sites.x, sites.y]), r=settings.defence_radius_m)
-    lengths = np.fromiter((len(h) for h in hits), dtype=np.int64, count=n)
-    site = np.repeat(np.arange(n), lengths)
-    member = fresh[
-        np.fromiter((u for h in hits for u in h), dtype=np.int64, count=int(lengths.sum()))
-    ]
-    mine = ctx.roster.unit_party[member] == ctx.party_index
-    strength = pic.strength[member]
-    own = np.bincount(site[mine], weights=strength[mine], minlength=n).astype(np.int64)
-    other = np.bincount(site[~mine], weights=strength[~mine], minlength=n).astype(np.int64)
-    return own, other
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    fresh = pic.fresh(ctx.now_us, settings.stale_after_s)
+    counted = watch.counted
+    if watch.own_sum is None or watch.own_sum.shape[0] != n:
+        watch.own_sum = np.zeros(n, dtype=np.int64)
+        watch.other_sum = np.zeros(n, dtype=np.int64)
+        counted[:] = False
+        changed = np.flatnonzero(fresh)
+    else:
+        flipped = np.flatnonzero(fresh != counted[: fresh.shape[0]])
+        touched = ctx.applied.units
+        changed = np.union1d(flipped, touched[counted[touched] | fresh[touched]])
+    assert watch.other_sum is not None
+    mine = ctx.roster.unit_party == ctx.party_index
+    out = changed[counted[changed]]
+    if out.size:
+        _add(
+            ctx, watch.counted_x[out], watch.counted_y[out], -watch.counted_strength[out], mine[out]
+        )
+    back = changed[fresh[changed]]
+    if back.size:
+        _add(ctx, pic.x[back], pic.y[back], pic.strength[back], mine[back])
+        watch.counted_x[back] = pic.x[back]
+        watch.counted_y[back] = pic.y[back]
+        watch.counted_strength[back] = pic.strength[back]
+    counted[changed] = fresh[changed]
+    return watch.own_sum.copy(), watch.other_sum.copy()
+
+
+def _add(
+    ctx: Context,
+    x: NDArray[np.float64],
+    y: NDArray[np.float64],
+    strength: IntArray,
+    mine: NDArray[np.bool_],
+) -> None:
+    watch = ctx.watch
+    assert watch.own_sum is not None and watch.other_sum is not None
+    radius = np.full(x.shape[0], ctx.settings.defence_radius_m)
+    point, site = ctx.sites.within(x, y, radius)
+    if not point.size:
+        return
+    n = watch.own_sum.shape[0]
+    own = mine[point]
+    watch.own_sum += np.bincount(site[own], weights=strength[point][own], minlength=n).astype(
+        np.int64
+    )
+    watch.other_sum += np.bincount(site[~own], weights=strength[point][~own], minlength=n).astype(
+        np.int64
+    )
 
 
 def _baseline(ctx: Context, own: IntArray) -> IntArray:
@@ -82,7 +119,14 @@ def evaluate(ctx: Context) -> list[AlertEvent]:
     )
     events: list[AlertEvent] = []
     watch = ctx.watch
-    active = weakened | outnumbered | watch.weakened[: len(sites)] | watch.outnumbered[: len(sites)]
+    n = len(sites)
+    # Only sites whose state flips, or whose figures moved while an alert is open, need words.
+    moved = np.ones(n, dtype=bool)
+    if watch.last_figures is not None and watch.last_figures.shape == (3, n):
+        moved = (watch.last_figures != np.stack([own, other, baseline])).any(axis=0)
+    watch.last_figures = np.stack([own, other, baseline])
+    active = (weakened != watch.weakened[:n]) | (outnumbered != watch.outnumbered[:n])
+    active |= (weakened | outnumbered) & moved
     for i in np.flatnonzero(active).tolist():
         site = sites.sites[i]
         key_w = (Rule.DEFENCE_WEAKENED, ctx.party, site.id)
