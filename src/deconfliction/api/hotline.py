@@ -48,6 +48,8 @@ class ServiceForces:
 
     def __init__(self, service: Service) -> None:
         self.service = service
+        # The report before a unit's last one, read once per new last report.
+        self._previous: dict[tuple[str, str], tuple[int, Fix | None]] = {}
 
     def sites(self, party: str) -> list[Site]:
         return [s for s in self.service.sites.values() if s.party == party]
@@ -58,12 +60,26 @@ class ServiceForces:
             if not state.fresh or state.party != party:
                 continue
             last = Fix(state.lon, state.lat, from_us(state.time_us))
-            before = self.service.store.track(
-                party, state.id, None, last.time - timedelta(microseconds=1)
+            out.append(
+                UnitMotion(
+                    state.id,
+                    state.name,
+                    state.strength,
+                    last,
+                    self._before(party, state.id, state.time_us),
+                )
             )
-            previous = Fix(before[-1].lon, before[-1].lat, before[-1].time) if before else None
-            out.append(UnitMotion(state.id, state.name, state.strength, last, previous))
         return out
+
+    def _before(self, party: str, unit: str, time_us: int) -> Fix | None:
+        known = self._previous.get((party, unit))
+        if known is not None and known[0] == time_us:
+            return known[1]
+        until = from_us(time_us) - timedelta(microseconds=1)
+        track = self.service.store.track(party, unit, None, until)
+        previous = Fix(track[-1].lon, track[-1].lat, track[-1].time) if track else None
+        self._previous[(party, unit)] = (time_us, previous)
+        return previous
 
 
 def desk_of(app: FastAPI) -> HotlineService:
