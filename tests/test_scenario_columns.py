@@ -5,14 +5,17 @@ from __future__ import annotations
 import copy
 import math
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from deconfliction.model import Report
-from deconfliction.scenario import ScenarioError
+from deconfliction.scenario import ScenarioError, load_columns
+from deconfliction.scenario.fastjson import fast_json
 from deconfliction.scenario.loader import LoadedScenario, validate_document, validate_with_model
 from test_scenario_loader import EXAMPLE
 
@@ -85,6 +88,18 @@ ROWS = [
     None,
     "report",
 ]
+
+
+def _json_safe(row: Any) -> bool:
+    try:
+        orjson.dumps(row)
+    except TypeError:
+        return False
+    return not any(isinstance(v, float) and not math.isfinite(v) for v in _values(row))
+
+
+def _values(row: Any) -> list[Any]:
+    return list(row.values()) if isinstance(row, dict) else []
 
 
 @pytest.mark.parametrize("row", ROWS, ids=range(len(ROWS)))
@@ -166,3 +181,35 @@ fields = st.sampled_from([*Report.model_fields, "extra"])
 @given(st.lists(st.dictionaries(fields, values, max_size=4), min_size=1, max_size=4))
 def test_random_rows_either_way(changes: list[dict[str, Any]]) -> None:
     outcome(with_reports(*({**GOOD, **change} for change in changes)))
+
+
+JSON_ROWS = [r for r in ROWS if _json_safe(r)]
+
+
+@pytest.mark.parametrize("row", JSON_ROWS, ids=range(len(JSON_ROWS)))
+def test_json_files_either_way(tmp_path: Path, row: Any) -> None:
+    """A JSON file takes the struct-decoding path when it is valid, and falls back else."""
+    doc = with_reports(row)
+    path = tmp_path / "x.json"
+    path.write_bytes(orjson.dumps(doc))
+    try:
+        fast: tuple[str, Any] = ("ok", load_columns(path).to_scenario())
+    except ScenarioError as error:
+        fast = ("error", [line.replace(str(path), "x.json") for line in error.lines])
+    try:
+        model: tuple[str, Any] = (
+            "ok",
+            validate_with_model("x.json", orjson.loads(path.read_bytes())),
+        )
+    except ScenarioError as error:
+        model = ("error", error.lines)
+    assert fast == model
+
+
+def test_a_valid_json_file_takes_the_struct_path(tmp_path: Path) -> None:
+    doc = with_reports({**GOOD, "id": "r-9", "strength": 5, "equipment": {"tank": 1}})
+    data = orjson.dumps(doc)
+    loaded = fast_json("x.json", data)
+    assert loaded is not None
+    assert loaded.to_scenario() == validate_with_model("x.json", doc)
+    assert fast_json("x.json", orjson.dumps(with_reports({**GOOD, "lon": 400}))) is None

@@ -61,16 +61,7 @@ def report_columns(
     n = len(rows)
     work = _Rows(rows=rows, ok=np.ones(n, dtype=bool), values={})
     _check_shapes(work)
-    time_us = _check_times(work)
-    _check_ids(work, "unit", required=True)
-    _check_ids(work, "observer", required=False)
-    lon = _check_floats(work, "lon", 180.0)
-    lat = _check_floats(work, "lat", 90.0)
-    strength = _check_strength(work)
-    _check_equipment(work)
-    _check_strings(work, "id", 1, 128)
-    _check_strings(work, "source", 0, 200)
-    _check_set(work, "rating", _RATINGS)
+    time_us, lon, lat, strength = _check_columns(work)
 
     problems: list[str] = []
     for i in np.flatnonzero(~work.ok).tolist():
@@ -97,7 +88,46 @@ def report_columns(
         strength[i] = -1 if report.strength is None else report.strength
     if problems:
         return None, problems
+    return _columns(work, time_us, lon, lat, strength, default_observer), []
 
+
+def struct_columns(rows: Sequence[Any], default_observer: str) -> ReportColumns | None:
+    """The columns of reports decoded as typed structs (attributes named as the fields),
+    or None when any row needs the model's judgement."""
+    n = len(rows)
+    values = {name: list(map(operator.attrgetter(name), rows)) for name in _FIELDS}
+    work = _Rows(rows=rows, ok=np.ones(n, dtype=bool), values=values)
+    time_us, lon, lat, strength = _check_columns(work)
+    if not work.ok.all():
+        return None
+    return _columns(work, time_us, lon, lat, strength, default_observer)
+
+
+def _check_columns(
+    work: _Rows,
+) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64], NDArray[np.int64]]:
+    time_us = _check_times(work)
+    _check_ids(work, "unit", required=True)
+    _check_ids(work, "observer", required=False)
+    lon = _check_floats(work, "lon", 180.0)
+    lat = _check_floats(work, "lat", 90.0)
+    strength = _check_strength(work)
+    _check_equipment(work)
+    _check_strings(work, "id", 1, 128)
+    _check_strings(work, "source", 0, 200)
+    _check_set(work, "rating", _RATINGS)
+    return time_us, lon, lat, strength
+
+
+def _columns(
+    work: _Rows,
+    time_us: NDArray[np.int64],
+    lon: NDArray[np.float64],
+    lat: NDArray[np.float64],
+    strength: NDArray[np.int64],
+    default_observer: str,
+) -> ReportColumns:
+    n = len(time_us)
     observers = work.values["observer"]
     observer_given = np.fromiter(map(operator.is_not, observers, repeat(None)), bool, count=n)
     equipment = work.values["equipment"]
@@ -113,7 +143,7 @@ def report_columns(
         source=_objects(work.values["source"]),
         rating=_objects(work.values["rating"]),
     )
-    return ReportColumns(batch=batch, observer_given=observer_given), []
+    return ReportColumns(batch=batch, observer_given=observer_given)
 
 
 def _objects(values: list[Any]) -> NDArray[np.object_]:

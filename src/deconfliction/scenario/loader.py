@@ -23,7 +23,7 @@ from pydantic import ValidationError
 
 from ..batch import ReportBatch, from_us
 from ..model import Report, Scenario
-from .columns import INT64_MAX, report_columns
+from .columns import INT64_MAX, ReportColumns, report_columns
 from .errors import (
     MAX_ERRORS,
     ScenarioError,
@@ -100,8 +100,18 @@ def load(path_or_name: str | Path) -> Scenario:
 def load_columns(path_or_name: str | Path) -> LoadedScenario:
     """A scenario with its reports as columns: the fast path of a replay."""
     source, data, fmt = read_source(path_or_name)
+    if fmt == "json" or (fmt == "sniff" and _looks_like_json(data)):
+        from .fastjson import fast_json
+
+        loaded: LoadedScenario | None = fast_json(source, data)
+        if loaded is not None:
+            return loaded
     document = parse(source, data, fmt)
     return validate_document(source, document)
+
+
+def _looks_like_json(data: bytes) -> bool:
+    return data.lstrip()[:1] in (b"{", b"[")
 
 
 def read_source(path_or_name: str | Path) -> tuple[str, bytes, str]:
@@ -136,7 +146,7 @@ def _format_of(path: Path) -> str:
 
 
 @contextmanager
-def _no_gc() -> Iterator[None]:
+def no_gc() -> Iterator[None]:
     # A million report dicts are acyclic; without this the collector keeps rescanning
     # them while they are built and the parse takes twice as long.
     enabled = gc.isenabled()
@@ -151,10 +161,10 @@ def _no_gc() -> Iterator[None]:
 def parse(source: str, data: bytes, fmt: str) -> Any:
     """The document of a file; malformed input is an error naming its line."""
     if fmt == "sniff":
-        fmt = "json" if data.lstrip()[:1] in (b"{", b"[") else "yaml"
+        fmt = "json" if _looks_like_json(data) else "yaml"
     if fmt == "json":
         try:
-            with _no_gc():
+            with no_gc():
                 return orjson.loads(data)
         except orjson.JSONDecodeError as error:
             detail = error.msg.split(": line ")[0]
@@ -163,7 +173,7 @@ def parse(source: str, data: bytes, fmt: str) -> Any:
                 [f"line {error.lineno}, column {error.colno}: malformed JSON: {detail}"],
             ) from None
     try:
-        with _no_gc():
+        with no_gc():
             document = yaml.load(data, Loader=_YamlLoader)
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
@@ -211,12 +221,36 @@ def validate_document(source: str, document: Any) -> LoadedScenario:
         )
 
     rest = {**document, "reports": []}
-    scenario: Scenario | None = None
+    scenario, before, after, references = _validate_rest(rest)
+    default_observer = first_party_id(document)
+    with no_gc():
+        columns, report_problems = report_columns(reports, default_observer)
+    problems = before + report_problems + after
+    if problems:
+        raise ScenarioError(source, problems[:MAX_ERRORS], truncated=len(problems) > MAX_ERRORS)
+    assert columns is not None
+    return _finish(source, rest, scenario, references, columns)
+
+
+def validated(source: str, rest: dict[str, Any], columns: ReportColumns) -> LoadedScenario:
+    """A scenario of `rest` (a document without its reports) and valid report columns."""
+    scenario, before, after, references = _validate_rest({**rest, "reports": []})
+    problems = before + after
+    if problems:
+        raise ScenarioError(source, problems[:MAX_ERRORS], truncated=len(problems) > MAX_ERRORS)
+    return _finish(source, rest, scenario, references, columns)
+
+
+def _validate_rest(
+    rest: dict[str, Any],
+) -> tuple[Scenario | None, list[str], list[str], list[str]]:
+    """The scenario without reports, or its problems: those of the fields before
+    `reports`, those after, and the reference errors."""
     before: list[str] = []
     after: list[str] = []
     references: list[str] = []
     try:
-        scenario = Scenario.model_validate(rest)
+        return Scenario.model_validate(rest), before, after, references
     except ValidationError as error:
         for detail in error.errors():
             if not detail["loc"] and detail["type"] == "value_error":
@@ -225,14 +259,16 @@ def validate_document(source: str, document: Any) -> LoadedScenario:
                 before.append(format_error(detail))
             else:
                 after.append(format_error(detail))
+    return None, before, after, references
 
-    default_observer = _first_party_id(document)
-    with _no_gc():
-        columns, report_problems = report_columns(reports, default_observer)
-    problems = before + report_problems + after
-    if problems:
-        raise ScenarioError(source, problems[:MAX_ERRORS], truncated=len(problems) > MAX_ERRORS)
-    assert columns is not None
+
+def _finish(
+    source: str,
+    rest: dict[str, Any],
+    scenario: Scenario | None,
+    references: list[str],
+    columns: ReportColumns,
+) -> LoadedScenario:
     references = _with_report_references(references, rest, columns.batch, columns.observer_given)
     if references:
         raise ScenarioError(source, references)
@@ -245,7 +281,7 @@ def validate_document(source: str, document: Any) -> LoadedScenario:
     )
 
 
-def _first_party_id(document: dict[str, Any]) -> str:
+def first_party_id(document: dict[str, Any]) -> str:
     parties = document.get("parties")
     if isinstance(parties, list) and parties and isinstance(parties[0], dict):
         first = parties[0].get("id")
