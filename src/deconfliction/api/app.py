@@ -62,6 +62,17 @@ def create_app(service: Service, web: Path | None = WEB) -> FastAPI:
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        if exc.status_code == 400:
+            # the framework's answer to a body it cannot decode: say which, as 422
+            problem = f"cannot be read: {exc.detail}"
+            return JSONResponse(
+                {
+                    "code": "invalid",
+                    "message": f"body: {problem}",
+                    "errors": [{"field": "body", "message": problem}],
+                },
+                status_code=422,
+            )
         code = {401: "unauthorized", 404: "not_found", 405: "method_not_allowed"}
         return JSONResponse(
             {"code": code.get(exc.status_code, "error"), "message": str(exc.detail)},
@@ -71,7 +82,7 @@ def create_app(service: Service, web: Path | None = WEB) -> FastAPI:
 
     app.include_router(build_router(service))
     if importlib.util.find_spec(f"{__package__}.hotline") is not None:
-        from . import hotline  # type: ignore[attr-defined]
+        from . import hotline
 
         app.include_router(hotline.router, prefix="/api/v1")
     if web is not None and (web / "index.html").is_file():

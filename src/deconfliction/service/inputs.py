@@ -4,20 +4,47 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from datetime import UTC, datetime
+from typing import Annotated, Any
 
 import orjson
-from pydantic import Field, TypeAdapter, ValidationError
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    Field,
+    PlainSerializer,
+    TypeAdapter,
+    ValidationError,
+)
 
-from ..model import Count, Equipment, Id, Lat, Lon, Rating, ReportId, Strict, UnitKind, UtcDatetime
+from ..model import Count, Equipment, Id, Lat, Lon, Rating, ReportId, Strict, UnitKind, format_time
 from .errors import Invalid, TooLarge
+
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+
+
+def _bounded(value: datetime) -> datetime:
+    # Checked before converting: an offset on a time near the calendar's ends would
+    # overflow, and years before 1000 do not survive a round trip through RFC 3339.
+    if not 1900 <= value.year < 2200 or not EARLIEST <= value < LATEST:
+        raise ValueError("must be between 1900-01-01 and 2200-01-01")
+    return value.astimezone(UTC)
+
+
+ServiceTime = Annotated[
+    AwareDatetime,
+    AfterValidator(_bounded),
+    PlainSerializer(format_time, return_type=str, when_used="json"),
+]
+"""A timezone-aware time in the years the service takes, normalised to UTC."""
 
 
 class ReportIn(Strict):
     """A report as a client sends it; `actor` (with `name`, `kind`) registers a new unit."""
 
     id: ReportId | None = None
-    time: UtcDatetime
+    time: ServiceTime
     unit: Id
     lon: Lon
     lat: Lat

@@ -24,6 +24,7 @@ from ..model import (
     UtcDatetime,
 )
 from ..store.base import Role
+from .inputs import ServiceTime
 
 
 class IngestAnswer(BaseModel):
@@ -128,7 +129,7 @@ class IncidentIn(Strict):
     """An incident recorded by the caller's party; `party` may be left out."""
 
     id: Id
-    time: UtcDatetime
+    time: ServiceTime
     kind: IncidentKind
     lon: Lon
     lat: Lat
