@@ -194,8 +194,8 @@ def serve(
 ) -> None:
     """Run the service: the engine on the wall clock, the API under /api/v1, the map at /."""
     from ..api import create_app
-    from .cot import gateway_config
     from ..service.core import Limits, Service
+    from .cot import gateway_config
 
     tak = gateway_config(cot, cot_config)
 
