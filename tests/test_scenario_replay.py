@@ -38,6 +38,8 @@ EVENT_KEYS = [
 def crossing_scenario() -> dict[str, Any]:
     """The tank company south of the line, then across it; reports out of file order."""
     doc = copy.deepcopy(EXAMPLE)
+    # one tank company is not a build-up: keep force.massing out of these replays
+    doc["settings"] = {"massing_min_heavy": 20, "massing_min_strength": 1000}
     tank = {"unit": "t72-company", "observer": "coalition", "source": "MQ-9", "rating": "B2"}
     doc["reports"] = [
         {**tank, "time": "2018-02-07T20:00:00Z", "lon": 40.20, "lat": 35.40},

@@ -1,0 +1,142 @@
+"""`deconfliction scenario run|validate|list` and `deconfliction alerts`, as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from deconfliction.cli import app
+from deconfliction.scenario import list_builtin
+from test_scenario_replay import EVENT_KEYS, crossing_scenario
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def scenario_file(tmp_path: Path) -> Path:
+    path = tmp_path / "crossing.yaml"
+    path.write_text(yaml.safe_dump(crossing_scenario(), sort_keys=False))
+    return path
+
+
+@pytest.fixture
+def bad_file(tmp_path: Path) -> Path:
+    doc = crossing_scenario()
+    doc["reports"][2]["unit"] = "ghost-unit-77"
+    doc["lines"][0]["coordinates"][1] = [40.15, 95.0]
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "deconfliction", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_run_prints_json_lines_on_stdout_only(scenario_file: Path) -> None:
+    done = run_cli("scenario", "run", str(scenario_file), "--format", "jsonl")
+    assert done.returncode == 0, done.stderr
+    events = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [(e["event"], e["rule"]) for e in events] == [
+        ("open", "zone.violation"),
+        ("resolved", "zone.violation"),
+    ]
+    assert all(list(e) == EVENT_KEYS for e in events)
+    assert "2 events" in done.stderr
+
+
+def test_invalid_input_exits_2_without_a_traceback(bad_file: Path) -> None:
+    done = run_cli("scenario", "run", str(bad_file))
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert "Traceback" not in done.stderr
+    assert f"{bad_file}: lines[0].coordinates[1][1]: Input should be less than or equal to 90" in (
+        done.stderr
+    )
+
+
+def test_validate_names_every_problem(bad_file: Path, scenario_file: Path) -> None:
+    result = runner.invoke(app, ["scenario", "validate", str(bad_file)])
+    assert result.exit_code == 2
+    assert "lines[0].coordinates[1][1]" in result.stderr
+    fixed = crossing_scenario()
+    fixed["reports"][2]["unit"] = "ghost-unit-77"
+    bad_file.write_text(yaml.safe_dump(fixed))
+    result = runner.invoke(app, ["scenario", "validate", str(bad_file)])
+    assert result.exit_code == 2
+    assert f"{bad_file}: reports[2].unit: unknown unit 'ghost-unit-77'" in result.stderr
+    result = runner.invoke(app, ["scenario", "validate", str(scenario_file)])
+    assert result.exit_code == 0, result.output
+    assert "valid: Example (2 parties, 3 actors, 1 lines, 1 sites, 2 units, 4 reports" in (
+        result.stdout
+    )
+
+
+def test_unknown_scenario_name() -> None:
+    result = runner.invoke(app, ["scenario", "run", "no-such-scenario"])
+    assert result.exit_code == 2
+    assert "no-such-scenario: no such file or built-in scenario" in result.stderr
+
+
+def test_table_format(scenario_file: Path) -> None:
+    result = runner.invoke(app, ["scenario", "run", str(scenario_file), "--format", "table"])
+    assert result.exit_code == 0, result.output
+    assert "Example: alert timeline" in result.stdout
+    assert "zone.violation" in result.stdout and "resolved" in result.stdout
+
+
+def test_list_shows_the_built_in_scenarios() -> None:
+    result = runner.invoke(app, ["scenario", "list"])
+    assert result.exit_code == 0, result.output
+    for name in list_builtin():
+        assert name in result.stdout
+
+
+def test_replay_into_a_database_then_list_its_alerts(scenario_file: Path, tmp_path: Path) -> None:
+    db = tmp_path / "replay.sqlite"
+    first = runner.invoke(app, ["scenario", "run", str(scenario_file), "--db", str(db)])
+    assert first.exit_code == 0, first.output
+    assert len(first.stdout.splitlines()) == 2
+    again = runner.invoke(app, ["scenario", "run", str(scenario_file), "--db", str(db)])
+    assert again.exit_code == 0, again.output
+    assert again.stdout == ""
+    listed = runner.invoke(app, ["alerts", "--db", str(db), "--format", "jsonl"])
+    assert listed.exit_code == 0, listed.output
+    [alert] = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert (alert["rule"], alert["state"], alert["party"]) == (
+        "zone.violation",
+        "resolved",
+        "coalition",
+    )
+    table = runner.invoke(app, ["alerts", "--db", str(db), "--state", "resolved"])
+    assert table.exit_code == 0 and "zone.violation" in table.stdout
+    empty = runner.invoke(app, ["alerts", "--db", str(db), "--state", "open", "-f", "jsonl"])
+    assert empty.exit_code == 0 and empty.stdout == ""
+
+
+def test_alerts_input_errors(tmp_path: Path, scenario_file: Path) -> None:
+    missing = runner.invoke(app, ["alerts", "--db", str(tmp_path / "none.sqlite")])
+    assert missing.exit_code == 2 and "no such database" in missing.stderr
+    db = tmp_path / "replay.sqlite"
+    runner.invoke(app, ["scenario", "run", str(scenario_file), "--db", str(db)])
+    party = runner.invoke(app, ["alerts", "--db", str(db), "--party", "turkey"])
+    assert party.exit_code == 2 and "unknown party 'turkey'" in party.stderr
+    state = runner.invoke(app, ["alerts", "--db", str(db), "--state", "closed"])
+    assert state.exit_code == 2 and "expected open or resolved" in state.stderr
+
+
+def test_version() -> None:
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0 and result.stdout.startswith("deconfliction ")
