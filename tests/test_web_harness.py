@@ -62,7 +62,8 @@ class DemoServer:
             text=True,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
-        threading.Thread(target=self._read, daemon=True).start()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
         self._wait_healthy()
 
     def _read(self) -> None:
@@ -110,6 +111,9 @@ class DemoServer:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+        self._reader.join(timeout=5)
+        if self.process.stdout is not None:
+            self.process.stdout.close()
 
 
 def wait_for(page: Any, script: str, timeout_s: float = 15.0, what: str = "") -> Any:

@@ -21,7 +21,17 @@ const freshIds = new Set();
 let onConcern = () => {};
 
 for (const rule of RULES) fRule.append(el("option", { value: rule }, rule));
-for (const select of [fSeverity, fRule, fState]) select.addEventListener("change", renderAlerts);
+for (const select of [fSeverity, fRule]) select.addEventListener("change", renderAlerts);
+let onStateFilter = () => {};
+fState.addEventListener("change", () => {
+  onStateFilter(fState.value);
+  renderAlerts();
+});
+
+/** Called with the state filter's value; the app loads resolved alerts on demand. */
+export function setStateFilterHandler(handler) {
+  onStateFilter = handler;
+}
 
 export function setConcernHandler(handler) {
   onConcern = handler;
@@ -76,12 +86,28 @@ function figures(alert) {
   return bits.join(" · ");
 }
 
+const LIST_LIMIT = 200;
+let renderQueued = false;
+
+/** Re-render on the next frame: a burst of events costs one render, not one each. */
 export function renderAlerts() {
-  const alerts = [...state.alerts.values()].filter(visible).sort((a, b) =>
+  if (renderQueued) return;
+  renderQueued = true;
+  requestAnimationFrame(() => {
+    renderQueued = false;
+    renderNow();
+  });
+}
+
+function renderNow() {
+  const matching = [...state.alerts.values()].filter(visible);
+  const alerts = matching.sort((a, b) =>
     (a.state === "resolved") - (b.state === "resolved")
     || RANK[b.severity] - RANK[a.severity]
     || String(b.updated || b.time).localeCompare(String(a.updated || a.time)));
-  list.replaceChildren(...alerts.map((alert) => {
+  const shown = alerts.slice(0, LIST_LIMIT);
+  const more = alerts.length - shown.length;
+  list.replaceChildren(...shown.map((alert) => {
     const acked = alert.acknowledged_at || alert.acked_at;
     const item = el("li", {
       class: `sev-${alert.severity} ${alert.state === "resolved" ? "resolved" : ""} ${freshIds.has(alert.id) ? "fresh" : ""} ${cop.selectedAlert === alert.id ? "selected" : ""}`,
@@ -107,11 +133,13 @@ export function renderAlerts() {
           onclick: (event) => { event.stopPropagation(); onConcern(alert); },
         }, "Raise on hotline") : null));
     return item;
-  }));
-  const open = [...state.alerts.values()].filter((a) => a.state !== "resolved");
-  document.getElementById("alert-count").textContent = String(open.length);
+  }), more > 0 ? el("li", { class: "more" }, `${more} more; narrow the filters to see them`) : "");
+  let open = 0;
+  for (const a of state.alerts.values()) if (a.state !== "resolved") open += 1;
+  document.getElementById("alert-count").textContent = String(open);
   cop.alerts = [...state.alerts.keys()];
-  cop.openAlerts = open.length;
+  cop.openAlerts = open;
+  cop.alertsListed = shown.length;
 }
 
 async function acknowledge(id, button) {

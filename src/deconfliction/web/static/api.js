@@ -79,14 +79,14 @@ export async function getAll(path, params = {}, limit = 20000) {
 }
 
 /** Read `/events` forever, resuming with Last-Event-ID; `onState` gets "up"/"down". */
-export function streamEvents(onEvent, onState, signal) {
+export function streamEvents(onEvent, onState, signal, path = "/events") {
   let lastId = null;
   const run = async () => {
     while (!signal.aborted) {
       try {
         const headers = { Accept: "text/event-stream", Authorization: `Bearer ${storedToken()}` };
         if (lastId) headers["Last-Event-ID"] = lastId;
-        const response = await fetch(`${BASE}/events`, { headers, signal, cache: "no-store" });
+        const response = await fetch(`${BASE}${path}`, { headers, signal, cache: "no-store" });
         if (!response.ok || !response.body) throw new ApiError(response.status, "event stream refused");
         onState("up");
         const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();

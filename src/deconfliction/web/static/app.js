@@ -7,7 +7,9 @@ import {
   map, layers, layerNames, unitLayer, loadBasemap, drawAgreement, drawSites,
   drawIncidents, drawWatch, drawNotifications, drawTrack,
 } from "./maplayers.js";
-import { mergeAlert, noteLive, renderAlerts, selectAlert, setConcernHandler } from "./alerts.js";
+import {
+  mergeAlert, noteLive, renderAlerts, selectAlert, setConcernHandler, setStateFilterHandler,
+} from "./alerts.js";
 import { loadHotline, concernFromAlert, setPictureTime, isDrawing, renderMessages } from "./hotline.js";
 
 
@@ -23,6 +25,8 @@ async function showLogin(message) {
   document.getElementById("login-error").textContent = message || "";
   const demo = document.getElementById("demo-parties");
   try {
+    const health = await get("/health", null, { auth: false });
+    if (health && health.demo === false) return;
     const tokens = await get("/demo/tokens", null, { auth: false });
     const list = Array.isArray(tokens) ? tokens : (tokens && tokens.items) || [];
     if (list.length) {
@@ -48,10 +52,23 @@ document.getElementById("sign-out").addEventListener("click", () => {
   window.location.reload();
 });
 
+/** The region worth a basemap: the agreement's extent grown by 25 degrees, or the world. */
+function theatreBox() {
+  const points = [
+    ...state.lines.flatMap((l) => l.coordinates),
+    ...state.sites.map((s) => [s.lon, s.lat]),
+  ];
+  if (!points.length) return null;
+  const lons = points.map((p) => p[0]);
+  const lats = points.map((p) => p[1]);
+  return [Math.min(...lons) - 25, Math.min(...lats) - 25, Math.max(...lons) + 25, Math.max(...lats) + 25];
+}
+
 async function signIn(token) {
   storeToken(token);
   try {
     await start();
+    if (!cop.basemapFeatures) await loadBasemap(theatreBox());
   } catch (error) {
     forgetToken();
     showLogin(error instanceof ApiError && error.status === 401 ? "That token was refused." : `Could not sign in: ${error.message}`);
@@ -92,13 +109,17 @@ export async function loadUnits() {
   cop.units = state.units.length;
   cop.unitIds = state.units.map((u) => u.id);
   cop.unitsDrawn = unitLayer.drawn;
+  cop.timings.allUnitsDrawn = unitLayer.allDrawnAt;
   cop.unitActors = [...new Set(state.units.map((u) => u.actor))];
   cop.timings.units = performance.now() - started;
   drawWatch();
 }
 
+// Open alerts first (the panel's default); resolved ones only once the officer asks.
+let withResolved = false;
 async function loadAlerts() {
-  const params = { limit: 500 };
+  const params = { limit: 1000 };
+  if (!withResolved) params.state = "open";
   if (state.at) params.at = new Date(state.at).toISOString();
   const alerts = await getAll("/alerts", params);
   state.alerts.clear();
@@ -107,12 +128,29 @@ async function loadAlerts() {
   drawWatch();
 }
 
+// Optional endpoints are looked up in the OpenAPI document first: a 404 would be a
+// console error on every load of a service that does not offer them.
+async function loadPaths() {
+  try {
+    const response = await fetch("/openapi.json", { headers: { Accept: "application/json" } });
+    const spec = response.ok ? await response.json() : null;
+    state.paths = new Set(Object.keys((spec && spec.paths) || {}));
+  } catch {
+    state.paths = new Set();
+  }
+  cop.apiPaths = state.paths.size;
+}
+
+export function offers(path) {
+  return state.paths.has(`/api/v1${path}`);
+}
+
 async function loadReference() {
   const [lines, sites, incidents, areas] = await Promise.all([
     getAll("/lines"),
     getAll("/sites"),
-    getAll("/incidents").catch(() => []),
-    get("/lines/areas").catch(() => null),
+    offers("/incidents") ? getAll("/incidents") : [],
+    offers("/lines/areas") ? get("/lines/areas") : null,
   ]);
   state.lines = lines;
   state.sites = sites;
@@ -129,6 +167,7 @@ async function loadClock() {
     const clock = health.clock || (health.engine && health.engine.clock);
     const first = health.first_report || (health.engine && health.engine.first_report);
     if (clock) state.clock = Date.parse(clock);
+    state.liveClock = health.live !== false;
     if (first) state.first = Date.parse(first);
   } catch {
     // the slider falls back to the alerts' times
@@ -144,7 +183,7 @@ async function loadClock() {
 
 let streamAbort = null;
 async function start() {
-  await whoAmI();
+  await Promise.all([whoAmI(), loadPaths()]);
   try {
     state.identityOverrides = JSON.parse(localStorage.getItem(`${OVERRIDES_KEY}.${state.party}`) || "{}");
   } catch {
@@ -161,12 +200,18 @@ async function start() {
   map.invalidateSize();
   await Promise.all([loadReference(), loadUnits(), loadAlerts(), loadHotline()]);
   await loadClock();
+  state.loadedClock = state.clock;
   buildLayerPanel();
   if (state.lines.length) {
     map.fitBounds(L.latLngBounds(state.lines.flatMap((l) => l.coordinates.map(([lon, lat]) => [lat, lon]))), { padding: [20, 20] });
   }
   streamAbort = new AbortController();
   streamEvents(onEvent, onStreamState, streamAbort.signal);
+  if (offers("/hotline/events")) {
+    streamEvents(onHotlineEvent, () => {}, streamAbort.signal, "/hotline/events");
+  }
+  // A slow poll besides the stream keeps states such as "overdue" current.
+  setInterval(() => loadHotline(), 15000);
   // performance.now() counts from navigation start.
   cop.timings.firstRender = performance.now();
   cop.ready = true;
@@ -174,17 +219,32 @@ async function start() {
 
 // ---- live ------------------------------------------------------------------------------
 
+// Alert events say the picture moved: reload the units, at most one load in flight and
+// one waiting, so a burst of events costs two loads, not one each.
 let unitRefresh = null;
+let unitsLoading = false;
+let unitsDirty = false;
 function scheduleUnitRefresh() {
-  if (unitRefresh || state.at) return;
+  if (state.at) return;
+  if (unitsLoading) {
+    unitsDirty = true;
+    return;
+  }
+  if (unitRefresh) return;
   unitRefresh = setTimeout(async () => {
     unitRefresh = null;
+    unitsLoading = true;
     try {
       await loadUnits();
     } catch (error) {
       cop.errors.push(`units: ${error.message}`);
     }
-  }, 400);
+    unitsLoading = false;
+    if (unitsDirty) {
+      unitsDirty = false;
+      scheduleUnitRefresh();
+    }
+  }, 500);
 }
 
 function onEvent(message) {
@@ -203,11 +263,29 @@ function onEvent(message) {
     syncTimeline();
     return; // looking at the past: the live event waits until the officer goes live
   }
+  // A fresh stream replays the party's past events first. Those up to the clock at which
+  // the alerts were loaded are history: merged quietly (the loaded state wins where it is
+  // newer), never flashed as new.
+  const known = state.alerts.get(data.id);
+  const knownTime = known ? Date.parse(known.updated || known.time) : -Infinity;
+  if (known && t < knownTime) return;
+  const history = state.loadedClock !== null && t <= state.loadedClock;
   const alert = mergeAlert(data, event);
-  noteLive(alert, event);
   renderAlerts();
+  if (history) return;
+  noteLive(alert, event);
   scheduleUnitRefresh();
   syncTimeline();
+}
+
+let hotlineRefresh = null;
+function onHotlineEvent(message) {
+  cop.lastHotlineEvent = { kind: message.event, id: message.id };
+  if (hotlineRefresh) return;
+  hotlineRefresh = setTimeout(() => {
+    hotlineRefresh = null;
+    loadHotline();
+  }, 200);
 }
 
 function onStreamState(value) {
@@ -385,21 +463,32 @@ for (const tab of document.querySelectorAll(".tab")) {
 }
 
 setConcernHandler(concernFromAlert);
+setStateFilterHandler((value) => {
+  if (value === "open" || withResolved) return;
+  withResolved = true;
+  loadAlerts().catch((error) => cop.errors.push(`alerts: ${error.message}`));
+});
 map.on("moveend", () => {
   cop.center = { lat: map.getCenter().lat, lon: map.getCenter().lng, zoom: map.getZoom() };
   cop.unitsDrawn = unitLayer.drawn;
+  cop.timings.allUnitsDrawn = unitLayer.allDrawnAt;
 });
 window.copMap = map;
 window.copSelectAlert = selectAlert;
+window.copUnitDrawMs = () => unitLayer.lastDrawMs;
 
 // ---- boot ------------------------------------------------------------------------------
 
-loadBasemap().catch((error) => cop.errors.push(`basemap: ${error.message}`));
+// The basemap waits for the picture (or the sign-in form): parsing it holds the main
+// thread for a moment, and the officer needs the units first.
+const basemap = () => loadBasemap(theatreBox()).catch((error) => cop.errors.push(`basemap: ${error.message}`));
 if (storedToken()) {
-  start().catch((error) => {
+  start().then(basemap, (error) => {
+    basemap();
     forgetToken();
     showLogin(error instanceof ApiError && error.status === 401 ? "Your session ended; sign in again." : `Could not load: ${error.message}`);
   });
 } else {
   showLogin();
+  basemap();
 }

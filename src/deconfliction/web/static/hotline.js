@@ -43,6 +43,12 @@ function items(data) {
 }
 
 export async function loadHotline() {
+  if (!state.paths.has("/api/v1/hotline/inbox")) {
+    cop.hotline = false;
+    list.replaceChildren(el("li", { class: "muted" }, "This service offers no hotline."));
+    return;
+  }
+  cop.hotline = true;
   try {
     const [inbox, outbox] = await Promise.all([getAll("/hotline/inbox"), getAll("/hotline/outbox")]);
     state.inbox = items(inbox);
@@ -61,7 +67,10 @@ function isAcked(message) {
 function countdown(message) {
   if (isAcked(message)) return el("span", { class: "acked" }, `acknowledged ${fmtTime(message.acknowledged_at || message.acked_at)}`);
   if (!message.due) return el("span", {}, message.state || "sent");
-  const left = Date.parse(message.due) - Date.now();
+  // Due times are on the service's clock: the wall clock when live, the replayed time
+  // in a demo or an exercise replay.
+  const now = state.liveClock || !state.clock ? Date.now() : state.clock;
+  const left = Date.parse(message.due) - now;
   const abs = Math.abs(left);
   const h = Math.floor(abs / 3600000);
   const m = Math.floor((abs % 3600000) / 60000);
@@ -189,15 +198,16 @@ export function openCompose(prefill) {
 
 /** One click: the service turns the alert into a concern; the form is the fallback. */
 export async function concernFromAlert(alert) {
-  try {
-    const message = await post(`/hotline/from-alert/${encodeURIComponent(alert.id)}`, {});
-    cop.lastConcern = message && message.id;
-    await loadHotline();
-    document.querySelector('.tab[data-tab="hotline"]').click();
-    document.querySelector('.subtab[data-box="outbox"]').click();
-    return;
-  } catch (error) {
-    if (error.status !== 404 && error.status !== 405) {
+  const oneCall = state.paths.has("/api/v1/hotline/from-alert/{alert_id}");
+  if (oneCall) {
+    try {
+      const message = await post(`/hotline/from-alert/${encodeURIComponent(alert.id)}`, {});
+      cop.lastConcern = message && message.id;
+      await loadHotline();
+      document.querySelector('.tab[data-tab="hotline"]').click();
+      document.querySelector('.subtab[data-box="outbox"]').click();
+      return;
+    } catch (error) {
       cop.errors.push(`concern: ${error.message}`);
     }
   }

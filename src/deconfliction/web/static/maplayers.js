@@ -60,11 +60,34 @@ export const layerNames = {
 
 for (const layer of Object.values(layers)) layer.addTo(map);
 
-export async function loadBasemap() {
+let basemapBox;
+
+/** Countries (and their borders) within `box` [w, s, e, n], or the whole world. */
+export async function loadBasemap(box) {
+  if (basemapBox !== undefined && (basemapBox === null || box !== null)) return;
+  basemapBox = box;
+  layers.basemap.clearLayers();
   const response = await fetch("/static/vendor/world-atlas/countries-50m.json");
   const topo = await response.json();
-  const land = topojson.feature(topo, topo.objects.countries);
-  const borders = topojson.mesh(topo, topo.objects.countries, (a, b) => a !== b);
+  const inBox = (ring) => {
+    if (!box) return true;
+    let w = Infinity, s = Infinity, e = -Infinity, n = -Infinity;
+    for (const [x, y] of ring) {
+      if (x < w) w = x;
+      if (x > e) e = x;
+      if (y < s) s = y;
+      if (y > n) n = y;
+    }
+    return w <= box[2] && e >= box[0] && s <= box[3] && n >= box[1];
+  };
+  const rings = (geometry) => (geometry.type === "Polygon" ? geometry.coordinates : geometry.coordinates.flat());
+  const all = topojson.feature(topo, topo.objects.countries);
+  const land = {
+    type: "FeatureCollection",
+    features: all.features.filter((f) => f.geometry && rings(f.geometry).some((r) => inBox(r))),
+  };
+  const mesh = topojson.mesh(topo, topo.objects.countries, (a, b) => a !== b);
+  const borders = { type: "MultiLineString", coordinates: mesh.coordinates.filter(inBox) };
   L.geoJSON(land, {
     renderer: baseRenderer, interactive: false,
     style: { color: "#1b2a38", weight: 0, fillColor: "#1a2633", fillOpacity: 1 },
@@ -136,6 +159,13 @@ function sizeFallbackBuffers() {
   }
 }
 map.on("zoomend", sizeFallbackBuffers);
+
+// Site names stay on the map only when zoomed in far enough for them not to pile up.
+function syncLabelZoom() {
+  map.getContainer().classList.toggle("few-labels", map.getZoom() < 10);
+}
+map.on("zoomend", syncLabelZoom);
+syncLabelZoom();
 
 const SITE_ABBR = { headquarters: "HQ", outpost: "OP", facility: "FAC", field: "FLD", hospital: "MED", other: "SITE" };
 const siteMarkers = new Map();

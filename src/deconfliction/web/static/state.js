@@ -20,6 +20,9 @@ export const state = {
   clock: null,
   first: null,
   identityOverrides: {},
+  paths: new Set(),
+  loadedClock: null,
+  liveClock: true,
 };
 
 export const cop = {

@@ -5,6 +5,7 @@
 import { symbolImage } from "./symbols.js";
 
 const LABEL_LIMIT = 250;
+const DENSE = 2000;
 const HIT_RADIUS = 14;
 
 export const UnitLayer = L.Renderer.extend({
@@ -51,6 +52,8 @@ export const UnitLayer = L.Renderer.extend({
 
   /** units: [{id, name, lon, lat, sidc, fresh, strength, ...}] */
   setUnits(units) {
+    // Stale first, so that one pass draws fresh units over them with one alpha switch.
+    units = units.slice().sort((a, b) => Number(Boolean(a.fresh)) - Number(Boolean(b.fresh)));
     this._units = units;
     const n = units.length;
     this._x0 = new Float64Array(n);
@@ -98,16 +101,23 @@ export const UnitLayer = L.Renderer.extend({
       visible.push(i, x, y);
     }
     const count = visible.length / 3;
-    // Stale first, so fresh units are drawn on top of them.
-    for (const pass of [false, true]) {
-      ctx.globalAlpha = pass ? 1 : 0.35;
-      for (let k = 0; k < visible.length; k += 3) {
-        const unit = units[visible[k]];
-        if (Boolean(unit.fresh) !== pass) continue;
-        const sym = symbolImage(unit.sidc);
-        ctx.drawImage(sym.canvas, visible[k + 1] - sym.anchor.x, visible[k + 2] - sym.anchor.y,
-          sym.width, sym.height);
+    // A crowded view gets smaller symbols: at that density full-size ones only overlap,
+    // and each costs pixels on a software canvas.
+    const size = count > DENSE ? 12 : 18;
+    let alpha = -1;
+    for (let k = 0; k < visible.length; k += 3) {
+      const unit = units[visible[k]];
+      const a = unit.fresh ? 1 : 0.35;
+      if (a !== alpha) {
+        ctx.globalAlpha = a;
+        alpha = a;
       }
+      const sym = symbolImage(unit.sidc, size);
+      // Whole pixels: a fractional position would resample every symbol.
+      const x = Math.round(visible[k + 1] - sym.anchor.x);
+      const y = Math.round(visible[k + 2] - sym.anchor.y);
+      if (ratio === 1) ctx.drawImage(sym.canvas, x, y);
+      else ctx.drawImage(sym.canvas, x, y, sym.width, sym.height);
     }
     ctx.globalAlpha = 1;
     if (this._highlight.size) {
@@ -126,11 +136,25 @@ export const UnitLayer = L.Renderer.extend({
       ctx.textBaseline = "top";
       ctx.lineWidth = 3;
       ctx.strokeStyle = "rgba(5,10,16,.9)";
-      for (let k = 0; k < visible.length; k += 3) {
+      // Greedy placement: fresh and highlighted units first; a label that would overlap
+      // one already placed is left out rather than drawn into an unreadable smear.
+      const order = [];
+      for (let k = 0; k < visible.length; k += 3) order.push(k);
+      const weight = (k) => {
+        const unit = units[visible[k]];
+        return (this._highlight.has(unit.id) ? 4 : 0) + (unit.fresh ? 2 : 0);
+      };
+      order.sort((a, b) => weight(b) - weight(a));
+      const placed = [];
+      for (const k of order) {
         const unit = units[visible[k]];
         const sym = symbolImage(unit.sidc);
         const label = unit.strength ? `${unit.name} · ${unit.strength}` : unit.name;
         const y = visible[k + 2] - sym.anchor.y + sym.height + 1;
+        const half = ctx.measureText(label).width / 2 + 2;
+        const box = [visible[k + 1] - half, y, visible[k + 1] + half, y + 13];
+        if (placed.some((p) => box[0] < p[2] && box[2] > p[0] && box[1] < p[3] && box[3] > p[1])) continue;
+        placed.push(box);
         ctx.globalAlpha = unit.fresh ? 1 : 0.5;
         ctx.strokeText(label, visible[k + 1], y);
         ctx.fillStyle = "#e8eef4";
@@ -140,6 +164,10 @@ export const UnitLayer = L.Renderer.extend({
     }
     this.drawn = count;
     this.lastDrawMs = performance.now() - started;
+    // The first moment the whole picture was on screen: the page's first-render figure.
+    if (this.allDrawnAt === undefined && units.length && count === units.length) {
+      this.allDrawnAt = performance.now();
+    }
   },
 
   /** The unit nearest a container point, within the symbol's size, or null. */
