@@ -16,6 +16,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, FastAPI, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import Field, ValidationError
 
 from ..batch import ReportBatch, from_us
@@ -35,6 +36,7 @@ from ..model import Alert, AlertEvent, Site
 from ..service.auth import Principal
 from ..service.core import Service
 from ..service.errors import Conflict, Invalid, NotFound
+from ..service.views import ErrorBody
 from ..store.base import AlertQuery, Role
 from ..store.hotline import SQLiteJournal, open_hotline
 from .stream import parse_last_event_id
@@ -155,9 +157,25 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 router = APIRouter(prefix="/hotline", tags=["hotline"], lifespan=_lifespan)
 
 
-def _caller(request: Request, authorization: Annotated[str | None, Header()] = None) -> Principal:
+_bearer = HTTPBearer(auto_error=False, description="a token from `deconfliction token create`")
+
+
+def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    return {code: {"model": ErrorBody} for code in codes}
+
+
+READ = _errors(401, 422)
+ONE = _errors(401, 404, 422)
+WRITE = _errors(401, 403, 404, 409, 413, 422, 503)
+
+
+def _caller(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
     service: Service = request.app.state.service
-    return service.authenticate(authorization)
+    header = None if credentials is None else f"Bearer {credentials.credentials}"
+    return service.authenticate(header)
 
 
 def _desk(request: Request) -> HotlineService:
@@ -187,31 +205,35 @@ def _call(work: Any, *args: Any) -> Any:
         raise Invalid(f"{errors[0]['field']}: {errors[0]['message']}", errors) from None
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, responses=WRITE)
 def send(caller: Caller, desk: Desk, data: SendIn) -> Any:
     """Send a message from the caller's desk; the service signs it with the desk's key."""
     caller.require(Role.OPERATOR)
     return _call(desk.send, caller.party, data)
 
 
-@router.post("/signed", status_code=201)
+@router.post("/signed", status_code=201, responses=WRITE)
 def send_signed(caller: Caller, desk: Desk, data: SignedIn) -> Any:
     """Submit a message the caller's desk signed with its own registered key."""
     caller.require(Role.OPERATOR)
     return _call(desk.submit_signed, caller.party, data)
 
 
-@router.get("/inbox")
+@router.get("/inbox", responses=READ)
 def inbox(caller: Caller, desk: Desk, state: MessageState | None = None) -> Any:
     return {"items": _call(desk.box, caller.party, "inbox", state)}
 
 
-@router.get("/outbox")
+@router.get("/outbox", responses=READ)
 def outbox(caller: Caller, desk: Desk, state: MessageState | None = None) -> Any:
     return {"items": _call(desk.box, caller.party, "outbox", state)}
 
 
-@router.get("/transcript")
+@router.get(
+    "/transcript",
+    response_class=Response,
+    responses={200: {"content": {"application/x-ndjson": {}}}, **READ},
+)
 def transcript(
     caller: Caller,
     desk: Desk,
@@ -222,20 +244,24 @@ def transcript(
     return Response(body, media_type="application/x-ndjson")
 
 
-@router.get("/keys/{party}")
+@router.get("/keys/{party}", responses=ONE)
 def public_key(caller: Caller, desk: Desk, party: MessagePath) -> Any:
     """A desk's public key (base64 of its 32 raw Ed25519 bytes), to verify transcripts."""
     return _call(desk.public_key, caller.party, party)
 
 
-@router.put("/keys")
+@router.put("/keys", responses=WRITE)
 def register_key(caller: Caller, desk: Desk, data: KeyIn) -> Any:
     """From now on the caller's desk signs its own messages with this key."""
     caller.require(Role.ADMIN)
     return _call(desk.register_key, caller.party, data)
 
 
-@router.get("/events", response_class=StreamingResponse)
+@router.get(
+    "/events",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}, **READ},
+)
 def events(
     request: Request,
     caller: Caller,
@@ -252,32 +278,32 @@ def events(
     )
 
 
-@router.post("/from-alert/{alert_id}", status_code=201)
+@router.post("/from-alert/{alert_id}", status_code=201, responses=WRITE)
 def from_alert(caller: Caller, desk: Desk, alert_id: MessagePath) -> Any:
     """Raise one of the caller's alerts as a concern with the party whose forces it is about."""
     caller.require(Role.OPERATOR)
     return _call(desk.from_alert, caller.party, alert_id)
 
 
-@router.get("/{message_id}")
+@router.get("/{message_id}", responses=ONE)
 def message(caller: Caller, desk: Desk, message_id: MessagePath) -> Any:
     """One message with its thread; for its recipient, a notification's conflicts too."""
     return _call(desk.detail, caller.party, message_id)
 
 
-@router.get("/{message_id}/draft")
+@router.get("/{message_id}/draft", responses=ONE)
 def draft(caller: Caller, desk: Desk, message_id: MessagePath) -> Any:
     """An answer drafted from the conflicts a notification raised; nothing is sent."""
     return _call(desk.draft, caller.party, message_id)
 
 
-@router.post("/{message_id}/ack", status_code=201)
+@router.post("/{message_id}/ack", status_code=201, responses=WRITE)
 def ack(caller: Caller, desk: Desk, message_id: MessagePath) -> Any:
     caller.require(Role.OPERATOR)
     return _call(desk.ack, caller.party, message_id)
 
 
-@router.post("/{message_id}/respond", status_code=201)
+@router.post("/{message_id}/respond", status_code=201, responses=WRITE)
 def respond(
     caller: Caller,
     desk: Desk,
