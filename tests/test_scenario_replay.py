@@ -14,7 +14,7 @@ from deconfliction.batch import ReportBatch, from_us
 from deconfliction.engine import Engine
 from deconfliction.model import AlertEvent
 from deconfliction.scenario import LoadedScenario, ScenarioError, load_columns
-from deconfliction.scenario.replay import Replay, replay
+from deconfliction.scenario.replay import Replay, batches_by_time, replay
 from deconfliction.store import AlertQuery, SQLiteStore
 from test_scenario_loader import EXAMPLE
 
@@ -76,6 +76,14 @@ def test_one_batch_per_distinct_time_in_time_order(loaded: LoadedScenario) -> No
     assert [len(t) for t in times] == [1, 1, 1]
     assert [t[0] for t in times] == sorted(t[0] for t in times)
     assert [len(b) for b in engine.batches] == [2, 1, 1]
+
+
+def test_batches_of_a_file_in_time_order_equal_those_sorted(loaded: LoadedScenario) -> None:
+    ordered = loaded.reports.sorted_by_time()
+    quick = [b.to_reports() for b in batches_by_time(ordered)]
+    assert quick == [b.to_reports() for b in ordered.by_time()]
+    assert quick == [b.to_reports() for b in batches_by_time(loaded.reports)]
+    assert list(batches_by_time(ReportBatch.empty())) == []
 
 
 def test_the_crossing_opens_and_resolves(loaded: LoadedScenario) -> None:

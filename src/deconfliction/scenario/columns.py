@@ -52,6 +52,28 @@ class _Rows:
     rows: Sequence[Any]
     ok: BoolArray
     values: dict[str, list[Any]]
+    declared: dict[str, set[type]] | None = None
+    """The types each column can hold, when the decoder guarantees them."""
+
+    def kinds(self, name: str) -> set[type]:
+        if self.declared is not None:
+            return self.declared[name]
+        return set(map(type, self.values[name]))
+
+
+_NONE = type(None)
+_STRUCT_KINDS: dict[str, set[type]] = {
+    "time": {str},
+    "unit": {str},
+    "lon": {float},
+    "lat": {float},
+    "id": {str, _NONE},
+    "observer": {str, _NONE},
+    "strength": {int, _NONE},
+    "equipment": {dict, _NONE},
+    "source": {str, _NONE},
+    "rating": {str, _NONE},
+}
 
 
 def report_columns(
@@ -96,7 +118,7 @@ def struct_columns(rows: Sequence[Any], default_observer: str) -> ReportColumns 
     or None when any row needs the model's judgement."""
     n = len(rows)
     values = {name: list(map(operator.attrgetter(name), rows)) for name in _FIELDS}
-    work = _Rows(rows=rows, ok=np.ones(n, dtype=bool), values=values)
+    work = _Rows(rows=rows, ok=np.ones(n, dtype=bool), values=values, declared=_STRUCT_KINDS)
     time_us, lon, lat, strength = _check_columns(work)
     if not work.ok.all():
         return None
@@ -185,7 +207,7 @@ def _unique_check(
 ) -> dict[Hashable, bool]:
     """Accept a column's values of the given types that `accept` passes, once per value."""
     values = work.values[name]
-    kinds = set(map(type, values))
+    kinds = work.kinds(name)
     if not kinds.issubset(types):
         work.ok &= _mask(values, lambda v: type(v) in types)
     distinct = set(values) if kinds.issubset(types) else {v for v in values if type(v) in types}
@@ -209,7 +231,7 @@ def _check_times(work: _Rows) -> NDArray[np.int64]:
     types = (str, datetime)
     _unique_check(work, "time", types, accept)
     values = work.values["time"]
-    if not set(map(type, values)).issubset(types):
+    if not work.kinds("time").issubset(types):
         values = [v if type(v) in types else None for v in values]
     return np.fromiter(map(micros.get, values, repeat(0)), dtype=np.int64, count=len(values))
 
@@ -222,7 +244,7 @@ def _check_ids(work: _Rows, name: str, *, required: bool) -> None:
 def _check_strings(work: _Rows, name: str, shortest: int, longest: int) -> None:
     # Report ids are all distinct: measure lengths in one pass instead of a set
     values = work.values[name]
-    kinds = set(map(type, values))
+    kinds = work.kinds(name)
     if not kinds.issubset((str, type(None))):
         work.ok &= _mask(values, lambda v: v is None or type(v) is str)
     if kinds == {type(None)}:
@@ -251,7 +273,7 @@ def _numbers(
     left to the model.
     """
     values = work.values[name]
-    kinds = set(map(type, values))
+    kinds = set(work.kinds(name))
     if missing is not None and type(None) in kinds:
         values = [missing if v is None else v for v in values]
         kinds.discard(type(None))
