@@ -136,7 +136,8 @@ def _check_columns(
     strength = _check_strength(work)
     _check_equipment(work)
     _check_strings(work, "id", 1, 128)
-    _check_strings(work, "source", 0, 200)
+    # few distinct sources: judged once each
+    _unique_check(work, "source", (str, _NONE), lambda v: v is None or len(v) <= 200)
     _check_set(work, "rating", _RATINGS)
     return time_us, lon, lat, strength
 
@@ -152,15 +153,17 @@ def _columns(
     n = len(time_us)
     observers = work.values["observer"]
     observer_given = np.fromiter(map(operator.is_not, observers, repeat(None)), bool, count=n)
+    if not observer_given.all():
+        observers = [default_observer if o is None else o for o in observers]
     equipment = work.values["equipment"]
     batch = ReportBatch(
         time_us=time_us,
         unit=_objects(work.values["unit"]),
         lon=lon,
         lat=lat,
-        observer=_objects([default_observer if o is None else o for o in observers]),
+        observer=_objects(observers),
         strength=strength,
-        equipment=tuple(equipment) if any(e is not None for e in equipment) else None,
+        equipment=tuple(equipment) if equipment.count(None) != n else None,
         report_id=_objects(work.values["id"]),
         source=_objects(work.values["source"]),
         rating=_objects(work.values["rating"]),
