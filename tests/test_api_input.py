@@ -60,8 +60,8 @@ def count(client: httpx.Client) -> int:
         ),
         (orjson.dumps([report(), report(lat=91)]), "body[1].lat", "90"),
         (orjson.dumps([report(lon=-180.5)]), "body[0].lon", "-180"),
-        (orjson.dumps(report(time="2018-02-07T20:00:00")), "body[0].time", "timezone"),
-        (orjson.dumps(report(colour="red")), "body[0].colour", "Extra"),
+        (orjson.dumps(report(time="2018-02-07T20:00:00")), "body[0].time", "zone"),
+        (orjson.dumps(report(colour="red")), "body[0].colour", ""),
         (orjson.dumps(report(unit="ghost-unit-77")), "body[0].unit", "ghost-unit-77"),
         (orjson.dumps(report(unit="ghost", actor="nobody")), "body[0].actor", "nobody"),
         (orjson.dumps(report(strength=-1)), "body[0].strength", ""),
@@ -303,3 +303,18 @@ def test_me_health_and_page_headers(served: tuple[Server, Tokens], client: httpx
     if page.status_code == 200:
         assert "default-src 'self'" in page.headers["content-security-policy"]
     assert "content-security-policy" in client.get("/health").headers
+
+
+@pytest.mark.parametrize(
+    "time",
+    ["9999-12-31T23:00:00-05:00", "0001-01-01T00:30:00+01:00", "0248-01-07T03:06:22Z"],
+)
+def test_times_at_the_calendars_ends_are_422(client: httpx.Client, time: str) -> None:
+    for extra in ({}, {"actor": "sdf"}):
+        r = client.post("/reports", json=report(time=time, **extra))
+        assert r.status_code == 422, r.text
+        assert r.json()["errors"][0]["field"] == "body[0].time"
+    r = client.post(
+        "/incidents", json={"id": "old", "time": time, "kind": "other", "lon": 1, "lat": 2}
+    )
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "body.time"

@@ -9,6 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+import numpy as np
+
 from ..batch import ReportBatch, from_us
 from ..engine import Engine, EngineError
 from ..model import Actor, Line, Settings, Site, Unit, UnitKind, now_utc
@@ -17,7 +19,15 @@ from ..store.sqlite import SQLiteStore
 from .auth import Principal, authenticate, new_token, token_hash
 from .broker import Broker
 from .errors import Conflict, Invalid, NotFound, ServiceError, Unavailable
-from .inputs import ParsedReports, ReportIn, parse_reports
+from .inputs import (
+    ParsedReports,
+    RawReports,
+    ReportIn,
+    column_rows,
+    read_rows,
+    row_label,
+    validate_rows,
+)
 from .reads import Reads
 from .views import IncidentIn, IngestAnswer, NewToken, SiteIn
 
@@ -192,8 +202,40 @@ class Service(Reads):
 
     def post_reports(self, principal: Principal, body: bytes, content_type: str) -> IngestAnswer:
         principal.require(Role.OPERATOR)
-        parsed = parse_reports(body, content_type, self.limits.max_reports)
-        return self.ingest(principal.party, parsed)
+        raw = read_rows(body, content_type, self.limits.max_reports)
+        if not raw.registers:
+            batch = column_rows(raw, principal.party)
+            if batch is not None:
+                self._check_columns(principal.party, raw, batch)
+                return self.ingest_batch(batch)
+        return self.ingest(principal.party, validate_rows(raw))
+
+    def _check_columns(self, party: str, raw: RawReports, batch: ReportBatch) -> None:
+        """Observers and units of a batch validated as columns."""
+        errors: list[dict[str, str]] = []
+        foreign = np.flatnonzero(batch.observer != party)
+        for i in foreign[:20].tolist():
+            errors.append(
+                {
+                    "field": row_label(raw.prefix, i, "observer"),
+                    "message": f"reports enter your own picture: expected '{party}'",
+                }
+            )
+        units = self.units
+        for i, unit in enumerate(batch.unit.tolist()):
+            if unit not in units:
+                errors.append(
+                    {
+                        "field": row_label(raw.prefix, i, "unit"),
+                        "message": f"unknown unit '{unit}'; send 'actor' to register it",
+                    }
+                )
+                if len(errors) >= 20:
+                    break
+        if errors:
+            errors.sort(key=lambda e: _row_of(e["field"]))
+            first = errors[0]
+            raise Invalid(f"{first['field']}: {first['message']}", errors)
 
     def ingest(self, party: str, parsed: ParsedReports) -> IngestAnswer:
         """Reports into `party`'s picture: new ones through the engine, all durable."""
@@ -390,6 +432,11 @@ ACLED_TYPES: dict[str, tuple[str, str]] = {
     "movement": ("Strategic developments", "Other"),
     "other": ("Strategic developments", "Other"),
 }
+
+
+def _row_of(field: str) -> int:
+    digits = "".join(c if c.isdigit() else " " for c in field).split()
+    return int(digits[0]) if digits else 0
 
 
 def _new_unit(item: ReportIn) -> Unit:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
+import numpy as np
 import orjson
 from pydantic import (
     AfterValidator,
@@ -17,18 +19,25 @@ from pydantic import (
     ValidationError,
 )
 
+from ..batch import ReportBatch, to_us
 from ..model import Count, Equipment, Id, Lat, Lon, Rating, ReportId, Strict, UnitKind, format_time
+from ..scenario.columns import report_columns
 from .errors import Invalid, TooLarge
 
 EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
 LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 
 
+TIME_RANGE = "must be between 1900-01-01 and 2200-01-01"
+EARLIEST_US = to_us(EARLIEST)
+LATEST_US = to_us(LATEST)
+
+
 def _bounded(value: datetime) -> datetime:
     # Checked before converting: an offset on a time near the calendar's ends would
     # overflow, and years before 1000 do not survive a round trip through RFC 3339.
-    if not 1900 <= value.year < 2200 or not EARLIEST <= value < LATEST:
-        raise ValueError("must be between 1900-01-01 and 2200-01-01")
+    if not 1900 <= value.year < 2200:
+        raise ValueError(TIME_RANGE)
     return value.astimezone(UTC)
 
 
@@ -105,8 +114,24 @@ class ParsedReports:
         return f"{self.prefix}[{index}].{field}"
 
 
-def parse_reports(body: bytes, content_type: str, max_reports: int) -> ParsedReports:
-    """Validated reports of a request body; errors name the item and the field."""
+REGISTRATION = frozenset({"actor", "name", "kind"})
+"""Fields that register a unit; rows without them take the columnar path."""
+
+
+@dataclass(frozen=True, slots=True)
+class RawReports:
+    """The decoded rows of a body, before validation."""
+
+    rows: list[Any]
+    prefix: str
+
+    @property
+    def registers(self) -> bool:
+        return any(not isinstance(r, dict) or not REGISTRATION.isdisjoint(r) for r in self.rows)
+
+
+def read_rows(body: bytes, content_type: str, max_reports: int) -> RawReports:
+    """The report objects of a body in any of the four formats, not yet validated."""
     media = content_type.split(";")[0].strip().lower()
     prefix = "body"
     items: Any
@@ -138,10 +163,56 @@ def parse_reports(body: bytes, content_type: str, max_reports: int) -> ParsedRep
             )
     if len(items) > max_reports:
         raise TooLarge(f"{len(items)} reports in one request; the limit is {max_reports}")
+    return RawReports(items, prefix)
+
+
+def validate_rows(raw: RawReports) -> ParsedReports:
+    """Reports as models, registration fields included."""
     try:
-        return ParsedReports(_REPORTS.validate_python(items), prefix)
+        return ParsedReports(_REPORTS.validate_python(raw.rows), raw.prefix)
     except ValidationError as exc:
-        raise _invalid(exc, prefix) from None
+        raise _invalid(exc, raw.prefix) from None
+
+
+def parse_reports(body: bytes, content_type: str, max_reports: int) -> ParsedReports:
+    """Validated reports of a request body; errors name the item and the field."""
+    return validate_rows(read_rows(body, content_type, max_reports))
+
+
+_PATH = re.compile(r"^(body|body\.features|line)\[(\d+)\]\.?(.*)$")
+
+
+def column_rows(raw: RawReports, party: str) -> ReportBatch | None:
+    """The rows as a batch, validated a column at a time; None when a row needs the
+    model's judgement of a time (offsets at the calendar's ends)."""
+    try:
+        columns, problems = report_columns(raw.rows, party, prefix=raw.prefix)
+    except OverflowError:
+        return None
+    if problems:
+        errors = [_problem(p, raw.prefix) for p in problems[:20]]
+        raise Invalid(f"{errors[0]['field']}: {errors[0]['message']}", errors)
+    assert columns is not None
+    batch = columns.batch
+    times = batch.time_us
+    bad = np.flatnonzero((times < EARLIEST_US) | (times >= LATEST_US))
+    if bad.size:
+        raise Invalid.field(row_label(raw.prefix, int(bad[0]), "time"), TIME_RANGE)
+    return batch
+
+
+def row_label(prefix: str, index: int, field: str) -> str:
+    if prefix == "line":
+        return f"line {index + 1}: {field}"
+    return f"{prefix}[{index}].{field}"
+
+
+def _problem(problem: str, prefix: str) -> dict[str, str]:
+    path, _, message = problem.partition(": ")
+    match = _PATH.match(path)
+    if match is not None:
+        path = row_label(prefix, int(match.group(2)), match.group(3))
+    return {"field": path, "message": message}
 
 
 def _invalid(exc: ValidationError, prefix: str) -> Invalid:
