@@ -83,6 +83,14 @@ class DemoServer:
                 time.sleep(0.2)
         raise RuntimeError("demo did not answer /api/v1/health:\n" + "\n".join(self.output))
 
+    def wait_replayed(self, timeout_s: float = 120.0) -> None:
+        """Until the demo says the whole scenario has been replayed into it."""
+        deadline = time.monotonic() + timeout_s
+        while not any("has been replayed" in line for line in self.output):
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                raise RuntimeError("the demo did not finish its replay:\n" + "\n".join(self.output))
+            time.sleep(0.1)
+
     def tokens(self) -> dict[str, str]:
         """One token per party: the demo sign-in endpoint, else the printed tokens."""
         try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from typing import Any
@@ -34,6 +35,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer]:
     if not (VENDOR / "leaflet" / "leaflet.js").exists():
         pytest.fail("the map's assets are missing: run `npm ci` in src/deconfliction/web")
     demo = DemoServer(tmp_path_factory.mktemp("web") / "demo.sqlite", speed=200)
+    demo.wait_replayed()
     yield demo
     demo.stop()
 
@@ -80,8 +82,9 @@ def post_json(server: DemoServer, path: str, token: str, body: Any) -> Any:
         return json.loads(response.read() or b"null")
 
 
-def units_of(server: DemoServer, token: str) -> list[dict[str, Any]]:
-    features: list[dict[str, Any]] = server.get_json("/api/v1/units", token)["features"]
+def units_of(server: DemoServer, token: str, at: str | None = None) -> list[dict[str, Any]]:
+    path = "/api/v1/units" + (f"?at={urllib.parse.quote(at)}" if at else "")
+    features: list[dict[str, Any]] = server.get_json(path, token)["features"]
     return features
 
 
@@ -217,3 +220,26 @@ def test_the_russia_view_never_holds_coalition_only_units(server: DemoServer, co
     assert seen <= russia_ids
     assert "test-column-live" not in seen
     screenshot(page, "test_web_russia_view")
+
+
+def test_the_time_slider_shows_the_picture_as_it_stood(server: DemoServer, context: Any) -> None:
+    page = Watched(context).page
+    sign_in(page, server, "coalition")
+    token = server.tokens()["coalition"]
+    first = server.get_json("/api/v1/health", None)["first_report"]
+    then = units_of(server, token, at=first)
+    now = units_of(server, token)
+    assert len(then) < len(now), "the scenario's picture should grow after its first report"
+    page.locator("#time-slider").fill("0")
+    wait_for(page, "() => window.cop.at !== null", 10, "the slider to leave live")
+    wait_for(page, f"() => window.cop.units === {len(then)}", 10, "the picture as it stood")
+    assert page.inner_text("#clock").startswith("picture as of")
+    screenshot(page, "test_web_time_slider")
+    page.click("#go-live")
+    now = units_of(server, token)
+    wait_for(
+        page,
+        f"() => window.cop.live && window.cop.units === {len(now)}",
+        10,
+        f"live again with {len(now)} units, not {cop(page, 'units')} (live: {cop(page, 'live')})",
+    )

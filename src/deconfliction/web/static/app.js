@@ -476,6 +476,7 @@ map.on("moveend", () => {
 window.copMap = map;
 window.copSelectAlert = selectAlert;
 window.copUnitDrawMs = () => unitLayer.lastDrawMs;
+window.copShowAt = (iso) => showAt(iso ? Date.parse(iso) : null);
 
 // ---- boot ------------------------------------------------------------------------------
 
