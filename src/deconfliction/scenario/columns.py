@@ -43,6 +43,10 @@ class ReportColumns:
 
     batch: ReportBatch
     observer_given: BoolArray
+    units: frozenset[str]
+    """The distinct units the reports name."""
+    observers: frozenset[str]
+    """The distinct observers the reports name (not counting the default)."""
 
 
 @dataclass(slots=True)
@@ -153,6 +157,7 @@ def _columns(
     n = len(time_us)
     observers = work.values["observer"]
     observer_given = np.fromiter(map(operator.is_not, observers, repeat(None)), bool, count=n)
+    named = frozenset(observers) - {None}
     if not observer_given.all():
         observers = [default_observer if o is None else o for o in observers]
     equipment = work.values["equipment"]
@@ -168,13 +173,16 @@ def _columns(
         source=_objects(work.values["source"]),
         rating=_objects(work.values["rating"]),
     )
-    return ReportColumns(batch=batch, observer_given=observer_given)
+    return ReportColumns(
+        batch=batch,
+        observer_given=observer_given,
+        units=frozenset(work.values["unit"]),
+        observers=named,
+    )
 
 
 def _objects(values: list[Any]) -> NDArray[np.object_]:
-    array = np.empty(len(values), dtype=object)
-    array[:] = values
-    return array
+    return np.fromiter(values, dtype=object, count=len(values))
 
 
 def _mask(values: Sequence[Any], accept: Callable[[Any], bool]) -> BoolArray:
@@ -252,10 +260,9 @@ def _check_strings(work: _Rows, name: str, shortest: int, longest: int) -> None:
         work.ok &= _mask(values, lambda v: v is None or type(v) is str)
     if kinds == {type(None)}:
         return
+    plain = kinds == {str} or values.count(None) == 0
     lengths = np.fromiter(
-        map(len, (v if type(v) is str else "" for v in values))
-        if kinds != {str}
-        else map(len, values),
+        map(len, values) if plain else map(len, (v if type(v) is str else "" for v in values)),
         dtype=np.int64,
         count=len(values),
     )

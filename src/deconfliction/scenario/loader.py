@@ -269,7 +269,7 @@ def _finish(
     references: list[str],
     columns: ReportColumns,
 ) -> LoadedScenario:
-    references = _with_report_references(references, rest, columns.batch, columns.observer_given)
+    references = _with_report_references(references, rest, columns)
     if references:
         raise ScenarioError(source, references)
     assert scenario is not None
@@ -293,8 +293,7 @@ def first_party_id(document: dict[str, Any]) -> str:
 def _with_report_references(
     references: list[str],
     rest: dict[str, Any],
-    batch: ReportBatch,
-    observer_given: np.ndarray[Any, np.dtype[np.bool_]],
+    columns: ReportColumns,
 ) -> list[str]:
     """The scenario's reference errors with those of its reports, as the model orders them.
 
@@ -303,8 +302,11 @@ def _with_report_references(
     """
     units = {u.get("id") for u in rest.get("units") or [] if isinstance(u, dict)}
     parties = {p.get("id") for p in rest.get("parties") or [] if isinstance(p, dict)}
+    batch = columns.batch
+    if columns.units <= units and columns.observers <= parties:
+        return references
     bad_unit = _not_in(batch.unit, units)
-    bad_observer = observer_given & _not_in(batch.observer, parties)
+    bad_observer = columns.observer_given & _not_in(batch.observer, parties)
     bad_rows = np.flatnonzero(bad_unit | bad_observer).tolist()
     if not references and not bad_rows:
         return []
