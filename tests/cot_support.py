@@ -11,8 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-
-from lxml import etree
+from xml.etree import ElementTree as etree
 
 from deconfliction.engine import Engine
 
@@ -59,8 +58,14 @@ def theatre() -> Engine:
         lines=[EUPHRATES],
         sites=[CONOCO],
         units=[
-            Unit(id="t72-company", name="Tank company", actor="pro-regime", kind=UnitKind.ARMOR,
-                 strength=60, equipment={"tank": 10}),
+            Unit(
+                id="t72-company",
+                name="Tank company",
+                actor="pro-regime",
+                kind=UnitKind.ARMOR,
+                strength=60,
+                equipment={"tank": 10},
+            ),
         ],
     )
 
@@ -97,9 +102,9 @@ def host_port(url: str) -> tuple[str, int]:
 class Received:
     """Everything a client read back, parsed."""
 
-    events: list[etree._Element] = field(default_factory=list)
+    events: list[etree.Element] = field(default_factory=list)
 
-    def of_type(self, cot_type: str) -> list[etree._Element]:
+    def of_type(self, cot_type: str) -> list[etree.Element]:
         return [e for e in self.events if e.get("type") == cot_type]
 
     def uids(self) -> set[str]:
@@ -159,7 +164,8 @@ class TakClient:
                 return self.received
             if asyncio.get_running_loop().time() > deadline:
                 raise AssertionError(
-                    f"timed out; received types {sorted({str(e.get('type')) for e in self.received.events})}"
+                    "timed out; received types "
+                    + str(sorted({str(e.get("type")) for e in self.received.events}))
                 )
             await asyncio.sleep(0.02)
 

@@ -10,10 +10,10 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from cot_support import atom, cot_config, theatre, write_file
 from cryptography import x509
 from typer.testing import CliRunner
 
+from cot_support import atom, cot_config, theatre, write_file
 from deconfliction.cli import app
 from deconfliction.tak import CotConfig, CotGateway, PictureSink
 
@@ -54,8 +54,19 @@ def gateway_thread(sink: PictureSink, config: CotConfig) -> Iterator[list[str]]:
 def test_certs_creates_a_ca_a_server_and_mapped_clients(tmp_path: Path) -> None:
     out = tmp_path / "pki"
     result = runner.invoke(
-        app, ["cot", "certs", "--out", str(out), "--client", "west-1:coalition",
-              "--client", "east-1:russia", "--host", "tak.example.org"]
+        app,
+        [
+            "cot",
+            "certs",
+            "--out",
+            str(out),
+            "--client",
+            "west-1:coalition",
+            "--client",
+            "east-1:russia",
+            "--host",
+            "tak.example.org",
+        ],
     )
     assert result.exit_code == 0, result.output
     config = CotConfig.load(out / "cot.yaml")
@@ -80,11 +91,15 @@ def test_certs_refuses_a_client_without_a_party(tmp_path: Path) -> None:
 def test_send_replays_a_recorded_session(tmp_path: Path) -> None:
     sink = PictureSink(theatre())
     start = datetime.now(UTC) - timedelta(minutes=10)
-    events = [atom(f"sdf-{i}", "a-f-G-U-C-I", 40.6 + i / 1000, 35.6, time=start + timedelta(seconds=i))
-              for i in range(200)]
+    events = [
+        atom(f"sdf-{i}", "a-f-G-U-C-I", 40.6 + i / 1000, 35.6, time=start + timedelta(seconds=i))
+        for i in range(200)
+    ]
     recording = write_file(tmp_path / "session.cot", events)
     with gateway_thread(sink, cot_config().with_urls(["tcp://127.0.0.1:0"])) as urls:
-        result = runner.invoke(app, ["cot", "send", str(recording), "--to", urls[0], "--linger", "0.5"])
+        result = runner.invoke(
+            app, ["cot", "send", str(recording), "--to", urls[0], "--linger", "0.5"]
+        )
         assert result.exit_code == 0, result.output
         assert "sent 200 events" in result.output
         for _ in range(100):

@@ -8,8 +8,8 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from cot_support import TakClient, atom, cot_config, running, theatre
 
+from cot_support import TakClient, atom, cot_config, running, theatre
 from deconfliction.ingest.cot import parse_event
 from deconfliction.tak import PictureSink
 from deconfliction.tak import proto as tak_proto
@@ -25,15 +25,33 @@ def mixed_events(start: datetime) -> list[bytes]:
         for i in range(40):
             t = start + timedelta(seconds=step * 60 + i)
             events.append(
-                (t, atom(f"sdf-{i}", "a-f-G-U-C-I", 40.60 + i * 0.001 + step * 0.0001, 35.60,
-                         callsign=f"SDF {i}", time=t))
+                (
+                    t,
+                    atom(
+                        f"sdf-{i}",
+                        "a-f-G-U-C-I",
+                        40.60 + i * 0.001 + step * 0.0001,
+                        35.60,
+                        callsign=f"SDF {i}",
+                        time=t,
+                    ),
+                )
             )
     for step in range(10):
         for i in range(20):
             t = start + timedelta(seconds=step * 60 + 40 + i)
             events.append(
-                (t, atom(f"isis-{i}", "a-h-G-U-C-I", 41.00 + i * 0.001, 35.00 - step * 0.001,
-                         callsign=f"Fighters {i}", time=t))
+                (
+                    t,
+                    atom(
+                        f"isis-{i}",
+                        "a-h-G-U-C-I",
+                        41.00 + i * 0.001,
+                        35.00 - step * 0.001,
+                        callsign=f"Fighters {i}",
+                        time=t,
+                    ),
+                )
             )
     # The tank company drives from the west bank across the line towards Conoco.
     for step in range(100):
@@ -41,8 +59,18 @@ def mixed_events(start: datetime) -> list[bytes]:
         lon = 40.10 + (40.26 - 40.10) * step / 99
         lat = 35.25 + (35.36 - 35.25) * step / 99
         events.append(
-            (t, atom("t72-company", "a-s-G-U-C-A", lon, lat, callsign="Tank company", time=t,
-                     extension='<__deconfliction strength="60" equipment="tank:10"/>'))
+            (
+                t,
+                atom(
+                    "t72-company",
+                    "a-s-G-U-C-A",
+                    lon,
+                    lat,
+                    callsign="Tank company",
+                    time=t,
+                    extension='<__deconfliction strength="60" equipment="tank:10"/>',
+                ),
+            )
         )
     for i in range(50):
         t = start + timedelta(seconds=i * 18)
@@ -68,10 +96,14 @@ async def test_a_thousand_events_over_tcp_make_the_picture_and_alerts_come_back(
             for data in events:
                 await device.send(data)
             received = await device.wait_for(
-                lambda r: any("zone.violation" in (e.findtext("detail/remarks") or "")
-                              for e in r.of_type("b-t-f"))
-                and len(r.of_type("t-x-c-t-r")) >= 1
-                and "deconfliction.line.euphrates" in r.uids(),
+                lambda r: (
+                    any(
+                        "zone.violation" in (e.findtext("detail/remarks") or "")
+                        for e in r.of_type("b-t-f")
+                    )
+                    and len(r.of_type("t-x-c-t-r")) >= 1
+                    and "deconfliction.line.euphrates" in r.uids()
+                ),
                 timeout=15,
             )
             for _ in range(500):
@@ -100,13 +132,20 @@ async def test_a_thousand_events_over_tcp_make_the_picture_and_alerts_come_back(
             assert violation.units == ["t72-company"]
             assert violation.crossing is not None
 
-            chat = [e for e in received.of_type("b-t-f")
-                    if violation.id in (e.findtext("detail/remarks") or "")]
+            chat = [
+                e
+                for e in received.of_type("b-t-f")
+                if violation.id in (e.findtext("detail/remarks") or "")
+            ]
             assert chat and chat[0].find("detail/__chat").get("chatroom") == "All Chat Rooms"
-            marker = [e for e in received.events if e.get("uid") == f"deconfliction.alert.{violation.id}"]
+            marker = [
+                e for e in received.events if e.get("uid") == f"deconfliction.alert.{violation.id}"
+            ]
             assert marker and marker[0].get("type") == "b-m-p-s-m"
             assert float(marker[0].find("point").get("lon")) == pytest.approx(violation.lon)
-            line = next(e for e in received.events if e.get("uid") == "deconfliction.line.euphrates")
+            line = next(
+                e for e in received.events if e.get("uid") == "deconfliction.line.euphrates"
+            )
             assert line.get("type") == "u-d-f"
             links = [ln.get("point") for ln in line.findall("detail/link")]
             assert links[0] == "35.8700000,38.5600000" and len(links) == 3
@@ -155,8 +194,9 @@ async def test_each_party_sees_only_its_own_picture_and_alerts() -> None:
             await east.wait_for(lambda r: "deconfliction.line.euphrates" in r.uids())
             now = datetime.now(UTC)
             await west.send(atom("t72-company", "a-s-G-U-C-A", 40.10, 35.25, time=now))
-            await west.send(atom("t72-company", "a-s-G-U-C-A", 40.26, 35.36,
-                                 time=now + timedelta(seconds=30)))
+            await west.send(
+                atom("t72-company", "a-s-G-U-C-A", 40.26, 35.36, time=now + timedelta(seconds=30))
+            )
             await west.wait_for(lambda r: bool(r.of_type("b-t-f")))
             await east.send(atom("pr-scouts", "a-f-G-U-C-I", 40.0, 35.2, time=now))
             await asyncio.sleep(0.5)
@@ -175,9 +215,17 @@ async def test_tak_protocol_v1_from_pytak_is_accepted() -> None:
         async with TakClient(gateway.urls()[0], TAK_PROTO="1") as device:
             now = datetime.now(UTC)
             for i in range(5):
-                await device.send(atom(f"sdf-{i}", "a-f-G-U-C-I", 40.6 + i / 100, 35.6,
-                                       callsign=f"SDF {i}", time=now,
-                                       extension='<__deconfliction strength="120"/>'))
+                await device.send(
+                    atom(
+                        f"sdf-{i}",
+                        "a-f-G-U-C-I",
+                        40.6 + i / 100,
+                        35.6,
+                        callsign=f"SDF {i}",
+                        time=now,
+                        extension='<__deconfliction strength="120"/>',
+                    )
+                )
             for _ in range(100):
                 if len(sink.engine.picture("coalition").units()) == 5:
                     break
@@ -196,13 +244,21 @@ async def test_negotiated_protocol_v1_switches_what_the_server_sends() -> None:
         offer = await reader.readuntil(b"</event>")
         assert parse_event(offer).type == "t-x-takp-v"
         now = datetime.now(UTC)
-        writer.write(atom("takreq", "t-x-takp-q", 0, 0, time=now,
-                          extension='<TakControl><TakRequest version="1"/></TakControl>'))
+        writer.write(
+            atom(
+                "takreq",
+                "t-x-takp-q",
+                0,
+                0,
+                time=now,
+                extension='<TakControl><TakRequest version="1"/></TakControl>',
+            )
+        )
         await writer.drain()
         data = b""
         while b"t-x-takp-r" not in data:
             data += await asyncio.wait_for(reader.read(65536), 5)
-        response = data[data.rfind(b"<event", 0, data.find(b"t-x-takp-r")):]
+        response = data[data.rfind(b"<event", 0, data.find(b"t-x-takp-r")) :]
         response = response[: response.find(b"</event>") + 8]
         assert 'status="true"' in response.decode()
         # From here on the server writes TAK protocol v1 stream messages.

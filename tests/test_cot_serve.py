@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+
 from api_support import Server, Tokens, free_port, make_database, start_server
 from cot_support import TakClient, atom
 
@@ -31,15 +32,19 @@ def served(tmp_path: Path) -> Iterator[tuple[Server, Tokens, str]]:
 async def test_a_tak_device_feeds_the_served_picture(served: tuple[Server, Tokens, str]) -> None:
     server, tokens, url = served
     async with TakClient(url) as device:
-        await device.wait_for(lambda r: {"deconfliction.line.euphrates",
-                                         "deconfliction.site.conoco-hq"} <= r.uids())
+        await device.wait_for(
+            lambda r: {"deconfliction.line.euphrates", "deconfliction.site.conoco-hq"} <= r.uids()
+        )
         now = datetime.now(UTC) - timedelta(minutes=1)
         await device.send(atom("t72", "a-s-G-U-C-A", 40.10, 35.25, time=now))
-        await device.send(atom("t72", "a-s-G-U-C-A", 40.26, 35.36, time=now + timedelta(seconds=30)))
+        await device.send(
+            atom("t72", "a-s-G-U-C-A", 40.26, 35.36, time=now + timedelta(seconds=30))
+        )
         await device.send(atom("isis-cell", "a-h-G-U-C-I", 40.9, 35.5, callsign="Cell"))
         got = await device.wait_for(
-            lambda r: any("zone.violation" in (e.findtext("detail/remarks") or "")
-                          for e in r.of_type("b-t-f")),
+            lambda r: any(
+                "zone.violation" in (e.findtext("detail/remarks") or "") for e in r.of_type("b-t-f")
+            ),
             timeout=15,
         )
         assert any(e.get("uid", "").startswith("deconfliction.alert.") for e in got.events)

@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from cot_support import TakClient, atom, cot_config, theatre
 
+from cot_support import TakClient, atom, cot_config, theatre
 from deconfliction.model import Settings
 from deconfliction.service.core import Service
 from deconfliction.store import Reference, SQLiteStore
@@ -43,25 +43,44 @@ def service(tmp_path: Path) -> Iterator[Service]:
 def _tank():  # type: ignore[no-untyped-def]
     from deconfliction.model import Unit, UnitKind
 
-    return Unit(id="t72-company", name="Tank company", actor="pro-regime", kind=UnitKind.ARMOR,
-                strength=60, equipment={"tank": 10})
+    return Unit(
+        id="t72-company",
+        name="Tank company",
+        actor="pro-regime",
+        kind=UnitKind.ARMOR,
+        strength=60,
+        equipment={"tank": 10},
+    )
 
 
 @pytest.mark.asyncio
 async def test_tak_reports_are_durable_and_their_alerts_come_back(service: Service) -> None:
-    gateway = await CotGateway(ServiceSeam(service), cot_config().with_urls(["tcp://127.0.0.1:0"])).start()
+    gateway = await CotGateway(
+        ServiceSeam(service), cot_config().with_urls(["tcp://127.0.0.1:0"])
+    ).start()
     try:
         async with TakClient(gateway.urls()[0]) as device:
             now = datetime.now(UTC) - timedelta(minutes=2)
             await device.send(atom("t72-company", "a-s-G-U-C-A", 40.10, 35.25, time=now))
-            await device.send(atom("t72-company", "a-s-G-U-C-A", 40.26, 35.36,
-                                   time=now + timedelta(seconds=30)))
+            await device.send(
+                atom("t72-company", "a-s-G-U-C-A", 40.26, 35.36, time=now + timedelta(seconds=30))
+            )
             for i in range(20):
-                await device.send(atom(f"ANDROID-{i:04X}", "a-f-G-U-C-I", 40.6, 35.6 + i / 100,
-                                       callsign=f"Team {i}", time=now))
+                await device.send(
+                    atom(
+                        f"ANDROID-{i:04X}",
+                        "a-f-G-U-C-I",
+                        40.6,
+                        35.6 + i / 100,
+                        callsign=f"Team {i}",
+                        time=now,
+                    )
+                )
             got = await device.wait_for(
-                lambda r: any("zone.violation" in (e.findtext("detail/remarks") or "")
-                              for e in r.of_type("b-t-f")),
+                lambda r: any(
+                    "zone.violation" in (e.findtext("detail/remarks") or "")
+                    for e in r.of_type("b-t-f")
+                ),
                 timeout=10,
             )
             assert "deconfliction.line.euphrates" in got.uids()
@@ -77,7 +96,9 @@ async def test_tak_reports_are_durable_and_their_alerts_come_back(service: Servi
     team = [u for u in service.units.values() if u.name == "Team 3"]
     assert team and team[0].actor == "sdf" and team[0].id.startswith("android-0003-")
     events = service.store.events_since("coalition", 0)
-    assert any(e.event.rule == "zone.violation" and e.event.units == ["t72-company"] for e in events)
+    assert any(
+        e.event.rule == "zone.violation" and e.event.units == ["t72-company"] for e in events
+    )
     assert service.store.events_since("russia", 0) == []
 
 

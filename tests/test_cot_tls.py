@@ -8,10 +8,11 @@ import ssl
 from pathlib import Path
 
 import pytest
-from cot_support import TakClient, atom, cot_config, host_port, running, theatre
 
+from cot_support import TakClient, atom, cot_config, host_port, running, theatre
 from deconfliction.tak import CotConfig, CotConfigError, PictureSink
 from deconfliction.tak.certs import issue, make_ca, quick_start, write_pem
+
 
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -49,8 +50,16 @@ async def test_a_client_certificate_reports_for_its_party(pki: Path) -> None:
     async with running(sink, tls_config(pki), ["tls://127.0.0.1:0"]) as gateway:
         url = gateway.urls()[0]
         async with TakClient(url, **client_settings(pki, "russia-tak-1")) as device:
-            await device.send(atom("pr-battalion", "a-f-G-U-C-I", 40.0, 35.2, callsign="Battalion",
-                                   extension='<__deconfliction strength="400"/>'))
+            await device.send(
+                atom(
+                    "pr-battalion",
+                    "a-f-G-U-C-I",
+                    40.0,
+                    35.2,
+                    callsign="Battalion",
+                    extension='<__deconfliction strength="400"/>',
+                )
+            )
             got = await device.wait_for(lambda r: "deconfliction.line.euphrates" in r.uids())
             assert "deconfliction.site.conoco-hq" not in got.uids()
             for _ in range(100):

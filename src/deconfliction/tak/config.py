@@ -46,7 +46,7 @@ class Listener(BaseModel):
             raise CotConfigError(f"--cot {url}: unknown option {sorted(unknown)[0]!r}")
         party = query.get("party", [None])[-1]
         try:
-            return cls(scheme=parts.scheme, host=parts.hostname, port=port, party=party)  # type: ignore[arg-type]
+            return cls(scheme=parts.scheme, host=parts.hostname, port=port, party=party)
         except ValidationError as exc:
             raise CotConfigError(f"--cot {url}: {exc.errors()[0]['msg']}") from None
 
@@ -86,6 +86,8 @@ class CotConfig(BaseModel):
     stays in its queue, where the oldest updates give way, not in the kernel."""
     alert_stale_s: Positive = 3600.0
     picture_stale_s: Positive = 3600.0
+    update_interval_s: Annotated[float, Field(ge=0.0, le=10.0)] = 0.1
+    """Changes to the picture within this interval are sent to the clients together."""
     refresh_s: Positive = 600.0
     """How often the whole view is sent again so that nothing goes stale on the devices."""
     batch_events: int = Field(default=2000, ge=1)

@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("deconfliction.tak")
 
 _WRITE_CHUNK = 256 * 1024
+READ_BYTES = 1 << 20
+"""Bytes taken from a client per read: large reads make large batches under load."""
 
 
 class Connection:
@@ -52,6 +54,11 @@ class Connection:
         """Units this client reported itself: not echoed back to it."""
         self.registered: dict[str, tuple[str | None, str, str]] = {}
         self._wake = asyncio.Event()
+        self._pending: list[CotEvent] = []
+        self._pending_ready = asyncio.Event()
+        self._room = asyncio.Event()
+        self._room.set()
+        self._reading = True
         self._closed = False
         self._writer_task: asyncio.Task[None] | None = None
 
@@ -113,12 +120,19 @@ class Connection:
     async def run(self) -> None:
         self._writer_task = asyncio.create_task(self._write_loop())
         self._writer_task.add_done_callback(self._writer_done)
+        ingest = asyncio.create_task(self._ingest_loop())
         try:
             await self._read_loop()
         except (ConnectionError, asyncio.IncompleteReadError, OSError) as exc:
             log.info("%s: connection lost (%s)", self.peer, exc)
         finally:
-            self.close()
+            # What was read before the client went away is still taken in.
+            self._reading = False
+            self._pending_ready.set()
+            try:
+                await ingest
+            finally:
+                self.close()
             if self._writer_task is not None:
                 self._writer_task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, ConnectionError, OSError):
@@ -136,7 +150,7 @@ class Connection:
         while not self._closed:
             timeout = config.partial_timeout_s if self.framer.pending else config.idle_timeout_s
             try:
-                data = await asyncio.wait_for(self.reader.read(65536), timeout)
+                data = await asyncio.wait_for(self.reader.read(READ_BYTES), timeout)
             except TimeoutError:
                 what = "an unfinished event" if self.framer.pending else "silence"
                 log.warning("%s: closing after %.0f s of %s", self.peer, timeout, what)
@@ -181,7 +195,25 @@ class Connection:
             elif cot_type == "t-x-takp-q":
                 self._negotiate(event)
         if atoms:
-            await self.gateway.ingest(self, atoms)
+            self._pending.extend(atoms)
+            self._pending_ready.set()
+            if len(self._pending) >= self.config.batch_events:
+                self._room.clear()
+                await self._room.wait()
+
+    async def _ingest_loop(self) -> None:
+        """Ingest what the reader parsed, one batch at a time, in order.
+
+        While a batch is being made durable the reader goes on parsing, so batches grow
+        with the load instead of paying the store's and the rules' cost per read.
+        """
+        while self._reading or self._pending:
+            await self._pending_ready.wait()
+            self._pending_ready.clear()
+            while self._pending:
+                atoms, self._pending = self._pending, []
+                self._room.set()
+                await self.gateway.ingest(self, atoms)
 
     def _negotiate(self, event: CotEvent) -> None:
         accepted = proto.AVAILABLE and event.takcontrol.get("TakRequest") == "1"

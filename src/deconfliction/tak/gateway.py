@@ -4,22 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import socket
 import ssl
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Coroutine, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import numpy as np
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
-from ..batch import ReportBatch
+from ..batch import ObjectArray, ReportBatch
 from ..ingest.cot import AtomFields, CotError, CotEvent, atom_fields
 from ..model import Actor, AlertEvent, Unit
 from . import outbound, proto
 from .config import CotConfig, Listener
-from .connection import Connection
+from .connection import READ_BYTES, Connection
 from .seam import CotService, PartyView
 
 log = logging.getLogger("deconfliction.tak")
@@ -42,6 +44,7 @@ class CotGateway:
         self.tasks: set[asyncio.Future[None]] = set()
         self._unsubscribe: Callable[[], None] | None = None
         self._alert_sequence = 0
+        self._pending_units: dict[str, set[str]] = {}
         self._actors: dict[str, Actor] = {}
         self._ssl: ssl.SSLContext | None = None
 
@@ -52,12 +55,12 @@ class CotGateway:
         for listener in self.config.listeners:
             context = self._tls() if listener.scheme == "tls" else None
             server = await asyncio.start_server(
-                lambda r, w, lst=listener: self._accept(lst, r, w),
+                functools.partial(self._accept, listener),
                 listener.host,
                 listener.port,
                 ssl=context,
                 ssl_handshake_timeout=min(self.config.partial_timeout_s, 30.0) if context else None,
-                limit=self.config.max_event_bytes,
+                limit=READ_BYTES,
             )
             self.servers.append((listener, server))
             log.info("listening for CoT on %s", self.address(listener, server))
@@ -101,8 +104,8 @@ class CotGateway:
             self._ssl = context
         return self._ssl
 
-    def _spawn(self, coroutine: object) -> None:
-        task = asyncio.ensure_future(coroutine)  # type: ignore[arg-type]
+    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(coroutine)
         self.tasks.add(task)
         task.add_done_callback(self._task_done)
 
@@ -209,8 +212,12 @@ class CotGateway:
                     connection.send_alert(message)
 
     def units(self, party: str, unit_ids: Collection[str]) -> None:
-        if self.connections.get(party):
-            self._spawn(self._send_units(party, list(unit_ids)))
+        if not self.connections.get(party):
+            return
+        pending = self._pending_units.setdefault(party, set())
+        if not pending:
+            self._spawn(self._send_units(party))
+        pending.update(unit_ids)
 
     def reference(self) -> None:
         self._actors = {a.id: a for a in self.service.actors()}
@@ -218,9 +225,18 @@ class CotGateway:
             if group:
                 self._spawn(self._send_view(party, list(group)))
 
-    async def _send_units(self, party: str, unit_ids: list[str]) -> None:
-        view = await self.service.view(party, unit_ids)
-        self._deliver(view, list(self.connections.get(party, ())), reference=False)
+    async def _send_units(self, party: str) -> None:
+        # Changes within one interval go out together: a burst of reports about a unit
+        # costs one update, not one per report.
+        await asyncio.sleep(self.config.update_interval_s)
+        unit_ids = self._pending_units.pop(party, set())
+        connections = list(self.connections.get(party, ()))
+        wanted = (
+            set().union(*(unit_ids - c.reported for c in connections)) if connections else set()
+        )
+        if wanted:
+            view = await self.service.view(party, wanted)
+            self._deliver(view, connections, reference=False)
 
     async def _send_view(self, party: str, connections: list[Connection]) -> None:
         view = await self.service.view(party)
@@ -238,17 +254,19 @@ class CotGateway:
                 messages.append((f"site.{site.id}", outbound.site_event(site, now, stale)))
         unit_stale = now + timedelta(seconds=self.config.picture_stale_s)
         mapping = self.config.actors.get(view.party, {})
-        units = []
-        for unit in view.units:
-            letter = outbound.affiliation_for(unit.actor, view.party, self._actors, mapping)
-            units.append((unit.id, outbound.unit_event(unit, letter, now, unit_stale)))
+        encoded: dict[str, bytes] = {}
         for connection in connections:
             for key, data in messages:
                 connection.send_update(key, data)
             reported = connection.reported
-            for uid, data in units:
-                if uid not in reported:
-                    connection.send_update(f"unit.{uid}", data)
+            for unit in view.units:
+                if unit.id in reported:
+                    continue
+                atom = encoded.get(unit.id)
+                if atom is None:
+                    letter = outbound.affiliation_for(unit.actor, view.party, self._actors, mapping)
+                    atom = encoded[unit.id] = outbound.unit_event(unit, letter, now, unit_stale)
+                connection.send_update(f"unit.{unit.id}", atom)
 
     async def _refresh_loop(self) -> None:
         while True:
@@ -273,7 +291,7 @@ def _batch(rows: list[AtomFields], party: str) -> ReportBatch:
     )
 
 
-def _objects(values: list[object]) -> np.ndarray:  # type: ignore[type-arg]
+def _objects(values: list[object]) -> ObjectArray:
     array = np.empty(len(values), dtype=object)
     array[:] = values
     return array

@@ -150,12 +150,15 @@ def unit_event(unit: UnitView, letter: str, now: datetime, stale: datetime) -> b
         lon=unit.lon,
         lat=unit.lat,
         how="m-g",
-        detail=f"<contact callsign={attr(unit.name)}/>{extension}<remarks>{text(remarks)}</remarks>",
+        detail=(
+            f"<contact callsign={attr(unit.name)}/>{extension}<remarks>{text(remarks)}</remarks>"
+        ),
     )
 
 
 def alert_text(event: AlertEvent) -> str:
-    return f"[{event.severity.value.upper()}] {event.rule.value} {event.id} {event.event}: {event.message}"
+    severity = event.severity.value.upper()
+    return f"[{severity}] {event.rule.value} {event.id} {event.event}: {event.message}"
 
 
 def alert_events(event: AlertEvent, now: datetime, stale: timedelta, sequence: int) -> list[bytes]:

@@ -52,13 +52,10 @@ def decode(payload: bytes) -> CotEvent:
         type=cot.type,
         time=sent,
         stale=_time(cot.staleTime),
-        start=_time(cot.startTime),
         how=cot.how or "m-g",
         lon=cot.lon,
         lat=cot.lat,
-        hae=cot.hae or UNKNOWN_ERROR,
         ce=cot.ce or UNKNOWN_ERROR,
-        le=cot.le or UNKNOWN_ERROR,
     )
     for name in ("lon", "lat", "ce"):
         value = getattr(event, name)
