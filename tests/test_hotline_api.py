@@ -124,6 +124,32 @@ def test_only_the_two_parties_see_a_message_and_only_the_recipient_its_conflicts
         assert seen[:3] == ["hotline.message", "hotline.ack", "hotline.response"]
 
 
+def test_a_concern_from_an_alert_goes_to_the_party_whose_forces_it_is_about(
+    world: tuple[Server, Tokens],
+) -> None:
+    server, tokens = world
+    co, ru = tokens.headers("coalition", "operator"), tokens.headers("russia", "operator")
+    with server.client() as c:
+        report = {"time": "2018-02-07T20:00:00Z", "unit": "t72", "lon": 40.25, "lat": 35.33}
+        assert c.post("/reports", json=report, headers=co).status_code == 200
+        alerts = c.get("/alerts", params={"rule": "zone.violation"}, headers=co).json()["items"]
+        alert = next(a for a in alerts if a["units"] == ["t72"])
+        r = c.post(f"/hotline/from-alert/{alert['id']}", headers=co)
+        assert r.status_code == 201, r.text
+        concern = r.json()
+        assert (concern["kind"], concern["recipient"], concern["refs"]) == (
+            "concern",
+            "russia",
+            [alert["id"]],
+        )
+        assert concern["place"] == [alert["lon"], alert["lat"]]
+        assert alert["message"] in concern["body"]
+        inbox = c.get("/hotline/inbox", params={"state": "sent"}, headers=ru).json()["items"]
+        assert concern["id"] in [m["id"] for m in inbox]
+        # Russia's alerts are not the coalition's to raise, nor the other way round.
+        assert c.post(f"/hotline/from-alert/{alert['id']}", headers=ru).status_code == 404
+
+
 def test_bad_input_names_the_field(world: tuple[Server, Tokens]) -> None:
     server, tokens = world
     co = tokens.headers("coalition", "operator")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -43,6 +44,7 @@ from .stream import parse_last_event_id
 
 MessagePath = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")]
 _BUILD = threading.Lock()
+_DESKS: weakref.WeakKeyDictionary[Service, HotlineService] = weakref.WeakKeyDictionary()
 
 
 class ServiceForces:
@@ -85,15 +87,17 @@ class ServiceForces:
 
 
 def desk_of(app: FastAPI) -> HotlineService:
-    """The app's hotline service, built once from the service's database file."""
-    desk: HotlineService | None = getattr(app.state, "hotline", None)
+    """The hotline of the app's service, built once per service (not per app, so that
+    two apps over one service never run its timers twice)."""
+    service: Service = app.state.service
+    desk = _DESKS.get(service)
     if desk is not None:
         return desk
     with _BUILD:
-        desk = getattr(app.state, "hotline", None)
+        desk = _DESKS.get(service)
         if desk is None:
-            desk = build(app.state.service)
-            app.state.hotline = desk
+            desk = build(service)
+            _DESKS[service] = desk
     return desk
 
 
@@ -141,6 +145,7 @@ def build(service: Service) -> HotlineService:
             service.units,
             service.actors,
             wake=service.broker.wake,
+            close=journal.close,
         )
         service.engine.extensions.append(desk.extension)
     return desk
@@ -149,9 +154,16 @@ def build(service: Service) -> HotlineService:
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     # Timers must run after a restart even before anyone calls the hotline.
-    if getattr(app.state, "service", None) is not None:
-        desk_of(app)
+    service: Service | None = getattr(app.state, "service", None)
+    if service is None:
+        yield
+        return
+    desk_of(app)
     yield
+    desk = _DESKS.pop(service, None)
+    if desk is not None:
+        service.engine.extensions.remove(desk.extension)
+        desk.close()
 
 
 router = APIRouter(prefix="/hotline", tags=["hotline"], lifespan=_lifespan)

@@ -120,6 +120,7 @@ class HotlineService:
         units: Mapping[str, Unit],
         actors: Mapping[str, Actor],
         wake: Callable[[set[str]], None] = lambda parties: None,
+        close: Callable[[], None] = lambda: None,
     ) -> None:
         self.hotline = hotline
         self.lock = lock
@@ -129,6 +130,7 @@ class HotlineService:
         self._units = units
         self._actors = actors
         self._wake = wake
+        self._close = close
         self._feed: dict[str, list[FeedItem]] = {p: [] for p in hotline.parties}
         entries = [e for pair in _all_pairs(hotline) for e in hotline.transcript(*pair)]
         for entry in sorted(entries, key=lambda e: (e.received, e.pair, e.seq)):
@@ -230,6 +232,10 @@ class HotlineService:
         self._publish_entry(delivery.entry)
         self._publish_alerts(delivery.events)
         return self.view(self.hotline.record(message.sender, message.id), now)
+
+    def close(self) -> None:
+        """Release the journal; the service's store stays open."""
+        self._close()
 
     # time ------------------------------------------------------------------------------
 
