@@ -257,9 +257,13 @@ export function drawWatch() {
       const layer = shape.length >= 3
         ? L.polygon(shape.map(ll), style)
         : L.circle(ll(shape[0]), { ...style, radius: 2500 });
-      layer.bindTooltip(el("span", {}, `massing: ${members.length} unit${members.length > 1 ? "s" : ""}, ${strength} personnel${heavy ? `, ${heavy} heavy weapons` : ""}`),
-        { permanent: true, direction: "top", className: "hull-label" });
       layer.addTo(layers.massing);
+      // The label sits above the hull's northernmost member, clear of the units inside.
+      const north = members.reduce((a, b) => (b.lat > a.lat ? b : a));
+      L.tooltip({ permanent: true, direction: "top", offset: [0, -22], className: "hull-label", interactive: false })
+        .setLatLng([north.lat, north.lon])
+        .setContent(el("span", {}, `massing: ${members.length} unit${members.length > 1 ? "s" : ""}, ${strength} personnel${heavy ? `, ${heavy} heavy weapons` : ""}`))
+        .addTo(layers.massing);
       hulls += 1;
     }
     if (alert.rule === "site.threat" || (alert.rule === "force.massing" && alert.severity === "critical")) {
