@@ -4,7 +4,9 @@ and validation included. Issue 2 asks for at least 200,000 reports/s.
 
 Prints one `name value unit` line per figure:
 
-    scenario.replay.throughput   the whole command, start to exit
+    scenario.replay.throughput   the whole command, start to exit (wall clock)
+    scenario.replay.cpu_throughput  the same per CPU second of the command (user + system),
+                                 steadier than the wall clock on a shared machine
     scenario.replay.target       issue 2's floor
     scenario.load.throughput     loading and validating the file alone, in process
     scenario.load.model_baseline the same reports validated one pydantic model at a time
@@ -13,6 +15,7 @@ Prints one `name value unit` line per figure:
 from __future__ import annotations
 
 import argparse
+import resource
 import subprocess
 import sys
 import tempfile
@@ -45,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryFile() as out:
         command = [sys.executable, "-m", "deconfliction", "scenario", "run", str(path)]
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
         done = subprocess.run(
             [*command, "--format", "jsonl", "--no-progress"],
@@ -53,6 +57,8 @@ def main(argv: list[str] | None = None) -> int:
             check=False,
         )
         elapsed = time.perf_counter() - started
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
         if done.returncode != 0:
             sys.stderr.write(done.stderr.decode(errors="replace"))
             return done.returncode
@@ -76,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"# {path}: {reports:,} reports, {events:,} events, {elapsed:.2f} s", file=sys.stderr)
     figure("scenario.replay.throughput", reports / elapsed, "reports/s")
+    figure("scenario.replay.cpu_throughput", reports / cpu, "reports/s")
     figure("scenario.replay.target", TARGET, "reports/s")
     figure("scenario.load.throughput", reports / load_s, "reports/s")
     figure("scenario.load.model_baseline", len(rows) / model_s, "reports/s")
