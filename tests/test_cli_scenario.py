@@ -140,3 +140,12 @@ def test_alerts_input_errors(tmp_path: Path, scenario_file: Path) -> None:
 def test_version() -> None:
     result = runner.invoke(app, ["--version"])
     assert result.exit_code == 0 and result.stdout.startswith("deconfliction ")
+
+
+def test_a_progress_bar_never_reaches_stdout(scenario_file: Path) -> None:
+    result = runner.invoke(app, ["scenario", "run", str(scenario_file), "--progress"])
+    assert result.exit_code == 0, result.output
+    assert [json.loads(line)["event"] for line in result.stdout.splitlines()] == [
+        "open",
+        "resolved",
+    ]
