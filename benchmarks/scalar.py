@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
-from sklearn.cluster import DBSCAN
 
 from deconfliction.batch import ReportBatch, from_us, to_us
 from deconfliction.model import (
@@ -32,11 +31,8 @@ from deconfliction.model import (
     Site,
     Unit,
 )
-
-try:
-    from scalar_areas import XY, LineAreas, Theatre
-except ImportError:  # imported as part of the `benchmarks` namespace package
-    from benchmarks.scalar_areas import XY, LineAreas, Theatre
+from scalar_areas import XY, LineAreas, Theatre
+from scalar_massing import Cluster, Member, match, qualifying_clusters
 
 RULE_ORDER: tuple[Rule, ...] = (
     Rule.LINE_APPROACH,
@@ -84,16 +80,6 @@ class OpenAlert:
     site: str | None = None
     line: str | None = None
     figures: tuple[object, ...] = ()
-
-
-@dataclass(slots=True)
-class Cluster:
-    units: list[str]
-    strength: int
-    heavy: int
-    critical: bool
-    lon: float
-    lat: float
 
 
 @dataclass(slots=True)
@@ -468,117 +454,65 @@ class ScalarEngine:
 
     # -- massing ------------------------------------------------------------------------
 
-    def clusters(self, picture: Picture) -> list[Cluster]:
-        """The qualifying clusters of other units in a picture, by smallest unit id."""
-        settings = self.settings
+    def _members(self, picture: Picture) -> list[Member]:
+        """The fresh other units of a picture, with what massing needs of each."""
         party = picture.party
-        blocs: dict[tuple[str, str], list[UnitState]] = {}
-        for state in picture.units.values():
-            if state.party != party and self._fresh(state):
-                blocs.setdefault(state.bloc, []).append(state)
-        own_sites = [(s, self.site_xy[s.id]) for s in self.sites if s.party == party]
         own_lines = [a for a in self.areas if party in a.line.parties()]
-        out: list[Cluster] = []
-        for members in blocs.values():
-            members.sort(key=lambda s: s.unit.id)
-            labels = [0]
-            if len(members) > 1:
-                xy = np.array([(s.current.x, s.current.y) for s in members], dtype=np.float64)
-                # A k-d tree, not brute force: its radius query counts eps itself, and it
-                # does not start a thread pool for a handful of points.
-                scan = DBSCAN(eps=settings.massing_eps_m, min_samples=1, algorithm="kd_tree")
-                labels = scan.fit(xy).labels_.tolist()
-            groups: dict[int, list[UnitState]] = {}
-            for label, state in zip(labels, members, strict=True):
-                groups.setdefault(label, []).append(state)
-            for group in groups.values():
-                cluster = self._qualify(group, own_sites, own_lines)
-                if cluster is not None:
-                    out.append(cluster)
-        out.sort(key=lambda c: c.units[0])
-        return out
-
-    def _qualify(
-        self, group: list[UnitState], own_sites: list[tuple[Site, XY]], own_lines: list[LineAreas]
-    ) -> Cluster | None:
-        settings = self.settings
-        strength = 0
-        heavy = 0
-        for state in group:
-            strength += state.strength
-            for name in HEAVY_WEAPONS:
-                heavy += state.equipment.get(name, 0)
-        if strength < settings.massing_min_strength and heavy < settings.massing_min_heavy:
-            return None
-        near = False
-        critical = False
-        for state in group:
+        out: list[Member] = []
+        for state in picture.units.values():
+            if state.party == party or not self._fresh(state):
+                continue
             here = state.current
-            reach = self._reach(state)
-            for _, (sx, sy) in own_sites:
-                distance = math.hypot(here.x - sx, here.y - sy)
-                near = near or distance <= settings.massing_near_m
-                critical = critical or (reach > 0.0 and distance <= reach)
-            if not near:
-                near = any(a.distance(here.x, here.y) <= settings.massing_near_m for a in own_lines)
-        if not near:
-            return None
-        lon = sum(s.current.lon for s in group) / len(group)
-        lat = sum(s.current.lat for s in group) / len(group)
-        units = sorted(s.unit.id for s in group)
-        return Cluster(units, strength, heavy, critical, lon, lat)
+            line_distance = min((a.distance(here.x, here.y) for a in own_lines), default=math.inf)
+            heavy = sum(state.equipment.get(name, 0) for name in HEAVY_WEAPONS)
+            out.append(
+                Member(
+                    state.unit.id,
+                    state.bloc,
+                    here.x,
+                    here.y,
+                    here.lon,
+                    here.lat,
+                    state.strength,
+                    heavy,
+                    self._reach(state),
+                    line_distance,
+                )
+            )
+        return out
 
     def _massing(self, picture: Picture) -> list[AlertEvent]:
         party = picture.party
-        if not any(s.party == party for s in self.sites) and not any(
-            party in line.parties() for line in self.lines
-        ):
+        own_sites = [self.site_xy[s.id] for s in self.sites if s.party == party]
+        if not own_sites and not any(party in line.parties() for line in self.lines):
             return []
-        clusters = self.clusters(picture)
-        taken = [False] * len(clusters)
+        clusters = qualifying_clusters(self._members(picture), own_sites, self.settings)
+        alerts = self.massing[party]
+        taken = match([a.units for a in alerts], clusters)
         events: list[AlertEvent] = []
         still_open: list[OpenAlert] = []
-        for alert in self.massing[party]:
-            mine = set(alert.units)
-            best = -1
-            best_shared = 0
-            for i, cluster in enumerate(clusters):
-                if taken[i]:
-                    continue
-                shared = len(mine.intersection(cluster.units))
-                # Clusters are in order of smallest unit id, so the first best wins ties.
-                if shared > best_shared:
-                    best, best_shared = i, shared
-            if best < 0:
+        for alert, index in zip(alerts, taken, strict=True):
+            if index is None:
                 events.append(self._event("resolved", alert, None, None, self._massing_text(None)))
                 continue
-            taken[best] = True
-            cluster = clusters[best]
+            cluster = clusters[index]
             still_open.append(alert)
             severity = Severity.CRITICAL if cluster.critical else Severity.HIGH
             figures = (cluster.strength, cluster.heavy)
-            if (
-                cluster.units != alert.units
-                or severity != alert.severity
-                or figures != alert.figures
-            ):
+            if (cluster.units, severity, figures) != (alert.units, alert.severity, alert.figures):
                 alert.units, alert.severity, alert.figures = list(cluster.units), severity, figures
-                events.append(
-                    self._event(
-                        "updated", alert, cluster.lon, cluster.lat, self._massing_text(cluster)
-                    )
-                )
+                text = self._massing_text(cluster)
+                events.append(self._event("updated", alert, cluster.lon, cluster.lat, text))
         for i, cluster in enumerate(clusters):
-            if taken[i]:
+            if i in taken:
                 continue
             severity = Severity.CRITICAL if cluster.critical else Severity.HIGH
             alert = self._new_alert(Rule.FORCE_MASSING, party, severity, list(cluster.units))
             alert.figures = (cluster.strength, cluster.heavy)
             still_open.append(alert)
-            events.append(
-                self._event("open", alert, cluster.lon, cluster.lat, self._massing_text(cluster))
-            )
-        still_open.sort(key=lambda a: (a.opened_us, int(a.id[2:])))
+            text = self._massing_text(cluster)
+            events.append(self._event("open", alert, cluster.lon, cluster.lat, text))
+        # Alerts stay in the order they opened: the matching takes the oldest first.
         self.massing[party] = still_open
         return events
 

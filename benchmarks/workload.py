@@ -161,12 +161,27 @@ def _report_rows(batch: ReportBatch) -> Iterator[dict[str, object]]:
         yield row
 
 
-class _Frame:
-    """Kilometres east and north of the centre, converted to lon/lat near it."""
+class _Layout:
+    """The theatre in kilometres east and north of its centre, and the line across it."""
 
-    def __init__(self, centre: tuple[float, float]) -> None:
-        self.lon0, self.lat0 = centre
+    def __init__(self, spec: WorkloadSpec, rng: np.random.Generator) -> None:
+        self.lon0, self.lat0 = spec.centre
         self.km_per_deg_lon = 111.320 * math.cos(math.radians(self.lat0))
+        self.width = max(60.0, 400.0 * math.sqrt(spec.units / 10_000))
+        self.height = 0.7 * self.width
+        # West to east, wandering north and south; blue holds the left (north).
+        w, h = self.width, self.height
+        self.line_x = np.linspace(-w / 2, w / 2, spec.line_vertices)
+        phase = rng.uniform(0, 2 * np.pi, 3)
+        self.line_y = (
+            0.08 * h * np.sin(2 * np.pi * self.line_x / w * 1.5 + phase[0])
+            + 0.03 * h * np.sin(2 * np.pi * self.line_x / w * 5.0 + phase[1])
+            + rng.normal(0.0, 0.004 * h, spec.line_vertices)
+        )
+
+    def line_y_at(self, x: NDArray[np.float64]) -> NDArray[np.float64]:
+        """The line's northing at each easting (both in km)."""
+        return np.asarray(np.interp(x, self.line_x, self.line_y), dtype=np.float64)
 
     def lonlat(
         self, x: NDArray[np.float64], y: NDArray[np.float64]
@@ -180,19 +195,9 @@ def generate(spec: WorkloadSpec | None = None) -> Workload:
     """The workload of `spec` (issue 2's size by default): the same seed, the same data."""
     spec = spec or WorkloadSpec()
     rng = np.random.default_rng(spec.seed)
-    frame = _Frame(spec.centre)
-    width = max(60.0, 400.0 * math.sqrt(spec.units / 10_000))
-    height = 0.7 * width
-
-    # The line: west to east, wandering north and south; blue holds the left (north).
-    line_x = np.linspace(-width / 2, width / 2, spec.line_vertices)
-    phase = rng.uniform(0, 2 * np.pi, 3)
-    line_y = (
-        0.08 * height * np.sin(2 * np.pi * line_x / width * 1.5 + phase[0])
-        + 0.03 * height * np.sin(2 * np.pi * line_x / width * 5.0 + phase[1])
-        + rng.normal(0.0, 0.004 * height, spec.line_vertices)
-    )
-    lon, lat = frame.lonlat(line_x, line_y)
+    layout = _Layout(spec, rng)
+    width, height, y_of_line = layout.width, layout.height, layout.line_y_at
+    lon, lat = layout.lonlat(layout.line_x, layout.line_y)
     line = Line(
         id="front",
         name="Front line",
@@ -201,9 +206,6 @@ def generate(spec: WorkloadSpec | None = None) -> Workload:
         right="red",
         buffer_m=3000.0,
     )
-
-    def y_of_line(x: NDArray[np.float64]) -> NDArray[np.float64]:
-        return np.interp(x, line_x, line_y)
 
     # Sites: half blue north of the line, half red south; many within artillery range of it.
     n_sites = spec.sites
@@ -215,7 +217,7 @@ def generate(spec: WorkloadSpec | None = None) -> Workload:
         rng.uniform(4.0, 0.4 * height, n_sites),
     )
     site_y = y_of_line(site_x) + np.where(site_party == 0, depth, -depth)
-    site_lon, site_lat = frame.lonlat(site_x, site_y)
+    site_lon, site_lat = layout.lonlat(site_x, site_y)
     priorities = list(Priority)
     kinds = list(SiteKind)
     sites = [
@@ -259,25 +261,8 @@ def generate(spec: WorkloadSpec | None = None) -> Workload:
     home_x = fx[formation] + rng.normal(0.0, 1.5, spec.units)
     home_y = fy[formation] + rng.normal(0.0, 1.5, spec.units)
     units, base_strength, base_equipment = _units(rng, spec.units, bloc[formation])
-
-    batches = list(
-        _reports(
-            rng,
-            spec,
-            frame,
-            units,
-            home_x,
-            home_y,
-            formation,
-            fx,
-            fy,
-            base_strength,
-            base_equipment,
-            width,
-            height,
-            y_of_line,
-        )
-    )
+    forces = _Forces(home_x, home_y, formation, fx, fy, base_strength, base_equipment)
+    batches = list(_reports(rng, spec, layout, units, forces))
     return Workload(
         spec=spec,
         parties=[Party(id=p, name=f"{p.title()} party") for p in PARTIES],
@@ -317,22 +302,28 @@ def _units(
     return units, strength, equipment
 
 
+@dataclass(slots=True)
+class _Forces:
+    """Where each unit is drawn to (its formation's home), and its catalogue figures."""
+
+    home_x: NDArray[np.float64]
+    home_y: NDArray[np.float64]
+    formation: NDArray[np.int64]
+    fx: NDArray[np.float64]
+    fy: NDArray[np.float64]
+    base_strength: NDArray[np.int64]
+    base_equipment: list[dict[str, int]]
+
+
 def _reports(
     rng: np.random.Generator,
     spec: WorkloadSpec,
-    frame: _Frame,
+    layout: _Layout,
     units: list[Unit],
-    home_x: NDArray[np.float64],
-    home_y: NDArray[np.float64],
-    formation: NDArray[np.int64],
-    fx: NDArray[np.float64],
-    fy: NDArray[np.float64],
-    base_strength: NDArray[np.int64],
-    base_equipment: list[dict[str, int]],
-    width: float,
-    height: float,
-    y_of_line: object,
+    forces: _Forces,
 ) -> Iterator[ReportBatch]:
+    home_x, home_y, fx, fy = forces.home_x, forces.home_y, forces.fx, forces.fy
+    width, height = layout.width, layout.height
     n_units = len(units)
     unit_ids = np.empty(n_units, dtype=object)
     unit_ids[:] = [u.id for u in units]
@@ -355,11 +346,8 @@ def _reports(
             # may cross the line on its way.
             f = int(rng.integers(len(fx)))
             nx = rng.uniform(-0.45 * width, 0.45 * width)
-            ny = (
-                float(np.asarray(y_of_line(np.array([nx]))).item())
-                + rng.uniform(-0.4, 0.4) * height
-            )  # type: ignore[operator]
-            members = formation == f
+            ny = float(layout.line_y_at(np.array([nx]))[0]) + rng.uniform(-0.4, 0.4) * height
+            members = forces.formation == f
             home_x[members] += nx - fx[f]
             home_y[members] += ny - fy[f]
             fx[f], fy[f] = nx, ny
@@ -387,18 +375,20 @@ def _reports(
         report_y = np.empty(size)
         report_x[order] = px
         report_y[order] = py
-        lon, lat = frame.lonlat(report_x, report_y)
+        lon, lat = layout.lonlat(report_x, report_y)
 
         strength = np.full(size, -1, dtype=np.int64)
         carries = rng.random(size) < spec.strength_share
         factor = rng.uniform(0.1, 1.2, size)
-        strength[carries] = np.round(base_strength[who[carries]] * factor[carries]).astype(np.int64)
+        strength[carries] = np.round(forces.base_strength[who[carries]] * factor[carries]).astype(
+            np.int64
+        )
         equipment: tuple[dict[str, int] | None, ...] | None = None
         gear_rows = np.flatnonzero(rng.random(size) < spec.equipment_share)
         if gear_rows.size:
             rows: list[dict[str, int] | None] = [None] * size
             for r in gear_rows.tolist():
-                held = base_equipment[int(who[r])]
+                held = forces.base_equipment[int(who[r])]
                 # Every key the unit holds, so merging and replacing agree.
                 rows[r] = {k: round(v * rng.uniform(0.0, 1.2)) for k, v in held.items()}
             equipment = tuple(rows)

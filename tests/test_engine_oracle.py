@@ -10,41 +10,35 @@ docs/rules.md keys alerts.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import datetime, timedelta
 from typing import Protocol
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-
 from deconfliction.batch import ReportBatch
 from deconfliction.engine import Engine
 from deconfliction.model import (
-    Actor,
     AlertEvent,
-    Crossing,
     Line,
-    Party,
     Report,
     Settings,
     Site,
     Unit,
     UnitKind,
 )
-from scalar import ScalarEngine
-from workload import Workload, small
-
-T0 = datetime(2018, 2, 7, 12, 0, tzinfo=UTC)
-PARTIES = [Party(id="blue", name="Blue"), Party(id="red", name="Red")]
-ACTORS = [
-    Actor(id="blue-army", name="Blue army", party="blue"),
-    Actor(id="red-army", name="Red army", party="red"),
-    Actor(id="militia", name="Militia", party=None),
-]
+from oracle_support import (
+    ACTORS,
+    PARTIES,
+    T0,
+    Journal,
+    ScalarEngine,
+    assert_same,
+    replay,
+    tangle,
+)
+from workload import small
 
 
 class Watchful(Protocol):
@@ -378,74 +372,6 @@ def test_workload_is_deterministic_and_columnar() -> None:
 # -- the engine against the reference -----------------------------------------------------
 
 
-Signature = tuple[str, str, str, tuple[str, ...]]
-"""(time, event, rule, (party, *key)) of an open or resolved event."""
-
-
-class Journal:
-    """One engine's open and resolved events, each with its rule's key (docs/rules.md)."""
-
-    def __init__(self) -> None:
-        self.entries: list[Signature] = []
-        self.order: list[list[tuple[str, str, tuple[str, ...]]]] = []
-        self.crossings: dict[tuple[str, ...], Crossing | None] = {}
-        self._opened_with: dict[str, tuple[str, ...]] = {}
-
-    def record(self, events: Sequence[AlertEvent]) -> None:
-        evaluation = []
-        for e in events:
-            if e.event == "updated":
-                continue
-            key = (e.party, *self._key(e))
-            if e.event == "open":
-                self._opened_with[e.id] = key
-                if e.rule.value == "zone.violation":
-                    self.crossings[(e.time.isoformat(), *key)] = e.crossing
-            self.entries.append((e.time.isoformat(), e.event, e.rule.value, key))
-            evaluation.append((e.event, e.rule.value, key))
-        self.order.append(evaluation)
-
-    def _key(self, e: AlertEvent) -> tuple[str, ...]:
-        rule = e.rule.value
-        if rule == "force.massing":
-            # Known by the units it opened with, whatever cluster it follows later.
-            if e.event == "resolved":
-                return self._opened_with[e.id][1:]
-            return tuple(sorted(e.units))
-        if rule in ("line.approach", "zone.violation"):
-            return (str(e.line), *e.units)
-        if rule == "site.threat":
-            return (str(e.site), *e.units)
-        return (str(e.site),)
-
-
-def replay(workload: Workload) -> tuple[Journal, Journal]:
-    """(engine, reference) journals of the same batches."""
-    w = workload
-    engine = Engine(w.parties, w.actors, w.lines, w.sites, w.units, w.settings)
-    reference = ScalarEngine(w.parties, w.actors, w.lines, w.sites, w.units, w.settings)
-    got, want = Journal(), Journal()
-    for chunk in w.batches:
-        got.record(engine.ingest(chunk))
-        want.record(reference.ingest(chunk))
-    return got, want
-
-
-def assert_same(got: Journal, want: Journal) -> None:
-    mine, theirs = sorted(got.entries), sorted(want.entries)
-    if mine != theirs:
-        first = next(
-            (i for i, (a, b) in enumerate(zip(mine, theirs, strict=False)) if a != b),
-            min(len(mine), len(theirs)),
-        )
-        raise AssertionError(
-            f"engine {len(mine)} events, reference {len(theirs)}; first difference at "
-            f"{first}:\n  engine    {mine[first : first + 3]}\n"
-            f"  reference {theirs[first : first + 3]}"
-        )
-    assert got.crossings == want.crossings
-
-
 WORKLOADS: dict[str, dict[str, object]] = {
     "euphrates": {"seed": 4},
     "zone-boundary": {"seed": 5, "centre": (36.0, 35.0)},
@@ -481,94 +407,6 @@ def test_engine_matches_reference_on_random_workloads(case: str) -> None:
     assert_same(got, want)
 
 
-def tangle(
-    seed: int, n_units: int = 60, n_steps: int = 60
-) -> tuple[
-    list[Party], list[Actor], list[Line], list[Site], list[Unit], list[ReportBatch | datetime]
-]:
-    """Three parties, two lines (one walked south), units shuffled around both.
-
-    Batches list their rows out of time order, repeat a unit at one time, carry reports
-    older than the picture holds, strength, and equipment the catalogue never had; now
-    and then the clock moves on without reports.
-    """
-    rng = np.random.default_rng(seed)
-    parties = [*PARTIES, Party(id="green", name="Green")]
-    actors = [
-        *ACTORS,
-        Actor(id="green-army", name="Green army", party="green"),
-        Actor(id="bandits", name="Bandits", party=None),
-    ]
-    lat0 = float(rng.choice([33.0, -20.0]))
-    west = [(38.0 + 0.25 * i, lat0 + float(rng.normal(0, 0.05))) for i in range(9)]
-    south = [(40.2 + float(rng.normal(0, 0.03)), lat0 - 0.25 * i) for i in range(6)]
-    lines = [
-        Line(id="west", name="West", coordinates=west, left="blue", right="red", buffer_m=4000),
-        Line(
-            id="south",
-            name="South",
-            coordinates=south,
-            left="green",
-            right="red",
-            buffer_m=2500,
-        ),
-    ]
-    owners = ["blue", "red", "green"]
-    sites = [
-        Site(
-            id=f"s{i}",
-            name=f"Site {i}",
-            party=owners[int(rng.integers(3))],
-            lon=float(rng.uniform(38.5, 40.8)),
-            lat=lat0 + float(rng.uniform(-0.6, 0.4)),
-            priority=["low", "medium", "high", "critical"][int(rng.integers(4))],
-        )
-        for i in range(10)
-    ]
-    kinds = list(UnitKind)
-    units = [
-        Unit(
-            id=f"x{i:03d}",
-            name=f"Unit {i}",
-            actor=actors[int(rng.integers(len(actors)))].id,
-            kind=kinds[int(rng.integers(len(kinds)))],
-            strength=int(rng.integers(10, 150)),
-            equipment={"tank": int(rng.integers(0, 4))} if rng.random() < 0.3 else {},
-        )
-        for i in range(n_units)
-    ]
-    lon = rng.uniform(38.2, 40.8, n_units)
-    lat = lat0 + rng.uniform(-0.8, 0.5, n_units)
-    gear = ["tank", "artillery", "mlrs", "drone"]
-    steps: list[ReportBatch | datetime] = []
-    for b in range(n_steps):
-        base = T0 + timedelta(minutes=10 * b)
-        if rng.random() < 0.1:
-            steps.append(base + timedelta(hours=float(rng.uniform(0, 3))))
-            continue
-        reports = []
-        for _ in range(int(rng.integers(1, 25))):
-            i = int(rng.integers(n_units))
-            lon[i] += rng.normal(0, 0.04)
-            lat[i] += rng.normal(0, 0.04)
-            equipment = None
-            if rng.random() < 0.1:
-                equipment = {gear[int(rng.integers(4))]: int(rng.integers(0, 9))}
-            reports.append(
-                Report(
-                    time=base + timedelta(minutes=int(rng.integers(-30, 10))),
-                    unit=units[i].id,
-                    lon=float(lon[i]),
-                    lat=float(lat[i]),
-                    observer=owners[int(rng.integers(3))],
-                    strength=int(rng.integers(0, 400)) if rng.random() < 0.15 else None,
-                    equipment=equipment,
-                )
-            )
-        steps.append(ReportBatch.from_reports(reports, default_observer="blue"))
-    return parties, actors, lines, sites, units, steps
-
-
 @pytest.mark.parametrize("seed", range(1, 9))
 def test_engine_matches_reference_on_tangles(seed: int) -> None:
     parties, actors, lines, sites, units, steps = tangle(seed)
@@ -590,3 +428,15 @@ def test_engine_matches_reference_on_tangles(seed: int) -> None:
             want.record(reference.advance(step))
     assert len(want.entries) > 50
     assert_same(got, want)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="docs/rules.md orders an evaluation's events by party, rule (its table's order: "
+    "line.approach, zone.violation, site.threat, defence.weakened, defence.outnumbered, "
+    "force.massing), then key; the engine emits zone.violation before line.approach, "
+    "site.threat by unit rather than by (site, unit), and force.massing before defence",
+)
+def test_engine_orders_each_evaluation_like_the_reference() -> None:
+    got, want = replay(small(seed=4, reports=4000, units=400, sites=16, batch_size=250))
+    assert got.order == want.order
