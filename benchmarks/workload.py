@@ -134,31 +134,55 @@ class Workload:
             out.write(b',"reports":[')
             first = True
             for batch in self.batches:
-                for row in _report_rows(batch):
-                    if not first:
-                        out.write(b",\n")
-                    out.write(orjson.dumps(row))
-                    first = False
+                if not len(batch):
+                    continue
+                if not first:
+                    out.write(b",\n")
+                # One dump per batch: the list's brackets are cut to splice it in.
+                out.write(orjson.dumps(_report_rows(batch), option=orjson.OPT_APPEND_NEWLINE)[1:-2])
+                first = False
             out.write(b"]}\n")
 
 
-def _report_rows(batch: ReportBatch) -> Iterator[dict[str, object]]:
-    for i in range(len(batch)):
+def _report_rows(batch: ReportBatch) -> list[dict[str, object]]:
+    """The batch's reports as the JSON objects of a scenario file."""
+    whole = bool(np.all(batch.time_us % 1_000_000 == 0))
+    stamps = np.datetime_as_string(
+        batch.time_us.astype("datetime64[us]"), unit="s" if whole else "us"
+    )
+    times = [t + "Z" for t in stamps.tolist()]
+    strength = batch.strength.tolist()
+    equipment = batch.equipment
+    rows: list[dict[str, object]] = []
+    for i, (rid, time, unit, lon, lat, observer, source, rating) in enumerate(
+        zip(
+            batch.report_id.tolist(),
+            times,
+            batch.unit.tolist(),
+            batch.lon.tolist(),
+            batch.lat.tolist(),
+            batch.observer.tolist(),
+            batch.source.tolist(),
+            batch.rating.tolist(),
+            strict=True,
+        )
+    ):
         row: dict[str, object] = {
-            "id": batch.report_id[i],
-            "time": from_us(int(batch.time_us[i])).isoformat().replace("+00:00", "Z"),
-            "unit": batch.unit[i],
-            "lon": float(batch.lon[i]),
-            "lat": float(batch.lat[i]),
-            "observer": batch.observer[i],
-            "source": batch.source[i],
-            "rating": batch.rating[i],
+            "id": rid,
+            "time": time,
+            "unit": unit,
+            "lon": lon,
+            "lat": lat,
+            "observer": observer,
+            "source": source,
+            "rating": rating,
         }
-        if batch.strength[i] >= 0:
-            row["strength"] = int(batch.strength[i])
-        if batch.equipment is not None and batch.equipment[i] is not None:
-            row["equipment"] = batch.equipment[i]
-        yield row
+        if strength[i] >= 0:
+            row["strength"] = strength[i]
+        if equipment is not None and equipment[i] is not None:
+            row["equipment"] = equipment[i]
+        rows.append(row)
+    return rows
 
 
 class _Layout:

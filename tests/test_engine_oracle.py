@@ -12,12 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 import pytest
 
-from deconfliction.batch import ReportBatch
+from deconfliction.batch import ReportBatch, concat, to_us
 from deconfliction.engine import Engine
 from deconfliction.model import (
     AlertEvent,
@@ -28,6 +29,7 @@ from deconfliction.model import (
     Unit,
     UnitKind,
 )
+from deconfliction.scenario.loader import load
 from oracle_support import (
     ACTORS,
     PARTIES,
@@ -367,6 +369,21 @@ def test_workload_is_deterministic_and_columnar() -> None:
     assert len(a.lines[0].coordinates) == 40 and len(a.sites) == 20 and len(a.units) == 500
     assert {s.party for s in a.sites} == {"blue", "red"}
     assert len({u.actor for u in a.units}) == 4
+
+
+def test_workload_scenario_file_round_trips(tmp_path: Path) -> None:
+    workload = small(seed=2, reports=1200, units=100, sites=6, batch_size=400)
+    path = tmp_path / "workload.json"
+    workload.write_scenario_json(path)
+    scenario = load(path)
+    rows = concat(workload.batches)
+    assert [r.unit for r in scenario.reports] == list(rows.unit)
+    assert [to_us(r.time) for r in scenario.reports] == rows.time_us.tolist()
+    assert [(r.lon, r.lat) for r in scenario.reports] == list(zip(rows.lon, rows.lat, strict=True))
+    assert [-1 if r.strength is None else r.strength for r in scenario.reports] == list(
+        rows.strength
+    )
+    assert scenario.units == workload.units and scenario.lines == workload.lines
 
 
 # -- the engine against the reference -----------------------------------------------------
