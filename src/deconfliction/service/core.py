@@ -6,19 +6,21 @@ import csv
 import io
 import threading
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
 
-from ..batch import ReportBatch, from_us
+from ..batch import ReportBatch, concat, from_us
 from ..engine import Engine, EngineError
 from ..model import Actor, Line, Settings, Site, Unit, UnitKind, now_utc
-from ..store.base import Ack, AlertQuery, Change, Role, StoredEvent
+from ..store.base import Ack, AlertQuery, Change, IngestResult, Role, StoredEvent
 from ..store.sqlite import SQLiteStore
 from .auth import Principal, authenticate, new_token, token_hash
 from .broker import Broker
 from .errors import Conflict, Invalid, NotFound, ServiceError, Unavailable
+from .ingest import IngestQueue, Pending
 from .inputs import (
     ParsedReports,
     RawReports,
@@ -76,6 +78,7 @@ class Service(Reads):
         store.add_listener(self.broker.committed)
         self._ticker: threading.Thread | None = None
         self._stop = threading.Event()
+        self._ingest = IngestQueue(self._ingest_group)
 
     # the engine and its clock -------------------------------------------------------
 
@@ -170,6 +173,7 @@ class Service(Reads):
         self._ticker.start()
 
     def close(self) -> None:
+        self._ingest.close()
         self._stop.set()
         if self._ticker is not None:
             self._ticker.join()
@@ -245,29 +249,62 @@ class Service(Reads):
         return self.ingest_batch(batch, register)
 
     def ingest_batch(self, batch: ReportBatch, register: list[Unit] | None = None) -> IngestAnswer:
-        """A batch of checked reports (known units and observers) through the engine."""
+        """A batch of checked reports (known units and observers) through the engine;
+        returns once it is committed."""
+        return self._ingest.submit(batch, register or []).result()
+
+    def _ingest_group(self, group: list[Pending]) -> None:
+        """Run the new reports of a group of requests through the engine at once."""
         with self.lock:
-            self._healthy()
-            for unit in register or ():
-                if unit.id not in self.units:
-                    self._change(unit)
-            new = self.store.new_reports(batch)
-            if not len(new):
-                return IngestAnswer(accepted=0, duplicates=len(batch), events=0)
+            if self.problem is not None:
+                error = Unavailable(f"the service stopped taking writes: {self.problem}")
+                for pending in group:
+                    pending.answer.set_exception(error)
+                return
+            news: list[ReportBatch] = []
+            seen: set[str] = set()
+            for pending in group:
+                for unit in pending.register:
+                    if unit.id not in self.units:
+                        self._change(unit)
+                new = self.store.new_reports(pending.batch)
+                ids = new.report_id.tolist()
+                if seen.intersection(ids):
+                    keep = [i for i, rid in enumerate(ids) if rid not in seen]
+                    new = new.take(np.asarray(keep, dtype=np.intp))
+                    ids = new.report_id.tolist()
+                seen.update(ids)
+                news.append(new)
+            merged = concat(news)
+            if not len(merged):
+                for pending in group:
+                    answer = IngestAnswer(accepted=0, duplicates=len(pending.batch), events=0)
+                    pending.answer.set_result(answer)
+                return
             clock = self._live_clock()
-            self._set_clock(clock, new, self.engine)
+            self._set_clock(clock, merged, self.engine)
             try:
-                events = self.engine.ingest(new)
+                events = self.engine.ingest(merged)
             except Exception as exc:
                 raise self._failed(exc) from exc
-            future = self.store.submit_batch(new, events, clock)
-        try:
-            result, _ = future.result()
-        except Exception as exc:
-            raise self._failed(exc) from exc
-        return IngestAnswer(
-            accepted=result.accepted, duplicates=len(batch) - result.accepted, events=len(events)
-        )
+            future = self.store.submit_batch(merged, events, clock)
+
+        def reply(done: Future[tuple[IngestResult, list[StoredEvent]]]) -> None:
+            error = done.exception()
+            for pending, new in zip(group, news, strict=True):
+                if error is not None:
+                    pending.answer.set_exception(self._failed(error))
+                else:
+                    pending.answer.set_result(
+                        IngestAnswer(
+                            accepted=len(new),
+                            duplicates=len(pending.batch) - len(new),
+                            events=len(events),
+                        )
+                    )
+
+        # The next group goes through the engine while this one commits.
+        future.add_done_callback(reply)
 
     def _registrations(self, party: str, parsed: ParsedReports) -> list[Unit]:
         errors: list[dict[str, str]] = []

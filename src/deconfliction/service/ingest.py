@@ -1,0 +1,82 @@
+"""Requests' report batches into the engine a group at a time.
+
+Requests that arrive while the engine is busy wait in a queue; the next evaluation takes
+all of them as one batch, so the rules run once for the group instead of once per
+request, and the group commits in one transaction. A lone request is its own group.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+
+from ..batch import ReportBatch
+from ..model import Unit
+from .views import IngestAnswer
+
+MAX_GROUP_REPORTS = 50_000
+
+
+@dataclass(slots=True)
+class Pending:
+    batch: ReportBatch
+    register: list[Unit]
+    answer: Future[IngestAnswer] = field(default_factory=Future)
+
+
+class IngestQueue:
+    """One thread that hands groups of pending batches to `run_group`, in arrival order."""
+
+    def __init__(self, run_group: Callable[[list[Pending]], None]) -> None:
+        self._run_group = run_group
+        self._queue: queue.Queue[Pending | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="ingest", daemon=True)
+        self._thread.start()
+
+    def submit(self, batch: ReportBatch, register: list[Unit]) -> Future[IngestAnswer]:
+        pending = Pending(batch, register)
+        if not self._thread.is_alive():
+            pending.answer.set_exception(RuntimeError("the service is closed"))
+        else:
+            self._queue.put(pending)
+        return pending.answer
+
+    def close(self) -> None:
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
+
+    def _run(self) -> None:
+        stop = False
+        while not stop:
+            first = self._queue.get()
+            if first is None:
+                return
+            group = [first]
+            size = len(first.batch)
+            while size < MAX_GROUP_REPORTS:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    stop = True
+                    break
+                group.append(item)
+                size += len(item.batch)
+            try:
+                self._run_group(group)
+            except BaseException as exc:
+                for pending in group:
+                    if not pending.answer.done():
+                        pending.answer.set_exception(exc)
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if item is not None:
+                item.answer.set_exception(RuntimeError("the service is closed"))
