@@ -66,6 +66,24 @@ def test_a_conversation_is_exported_and_verified(db: Path, tmp_path: Path) -> No
     assert "line 2 (entry 2): removed: entry 2 is missing before entry 3" in result.output
 
 
+def test_a_second_writer_is_refused(db: Path) -> None:
+    from deconfliction.store.hotline import SQLiteJournal
+
+    server = SQLiteJournal(db)
+    server.writer()
+    try:
+        result = runner.invoke(
+            app,
+            ["hotline", "send", "--db", str(db), "--from", "coalition", "--to", "russia",
+             "--subject", "x"],
+        )  # fmt: skip
+        assert result.exit_code == 2 and "another process" in result.output
+        assert _run("list", "--db", str(db), "-p", "russia", "--jsonl") == ""
+    finally:
+        server.close()
+    _run("send", "--db", str(db), "--from", "coalition", "--to", "russia", "--subject", "x")
+
+
 def test_bad_input_is_named_and_changes_nothing(db: Path) -> None:
     result = runner.invoke(
         app,

@@ -133,6 +133,7 @@ def build(service: Service) -> HotlineService:
     book.adopt(stored)
     with service.lock:
         journal = SQLiteJournal(service.store.path)
+        journal.writer()
         hotline = open_hotline(
             journal, list(service.parties), clock(), forces=ServiceForces(service), book=book
         )

@@ -24,7 +24,7 @@ from ..hotline import (
     verify_transcript,
 )
 from ..model import HotlineKind, HotlinePriority, format_time
-from ..store.hotline import SQLiteJournal, open_hotline
+from ..store.hotline import JournalBusy, SQLiteJournal, open_hotline
 
 INVALID_INPUT = 2
 
@@ -58,17 +58,21 @@ def _time(value: str | None) -> datetime:
 
 
 @contextmanager
-def _desk(db: Path, now: datetime) -> Iterator[Hotline]:
+def _desk(db: Path, now: datetime, write: bool = False) -> Iterator[Hotline]:
     if not db.exists():
         raise _fail(f"--db: no such file: {db}")
     journal = SQLiteJournal(db)
     try:
+        if write:
+            journal.writer()
         parties = journal.parties()
         if not parties:
             raise _fail(f"--db: {db} holds no parties (load a scenario or an agreement first)")
         yield open_hotline(journal, parties, now)
     except HotlineError as exc:
         raise _fail(exc.message) from exc
+    except JournalBusy as exc:
+        raise _fail(str(exc)) from exc
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "message"
@@ -115,7 +119,7 @@ def send(
         if window_start is None or window_end is None:
             raise _fail("--window-start, --window-end: give both")
         window = {"start": _time(window_start), "end": _time(window_end)}
-    with _desk(db, now) as hotline:
+    with _desk(db, now, write=True) as hotline:
         message = hotline.compose(
             sender, recipient, kind, subject, now, body=body, priority=priority,
             activity=activity, area=polygon, window=window, refs=ref,
@@ -133,7 +137,7 @@ def ack(
 ) -> None:
     """Acknowledge receipt of a message."""
     now = _time(at)
-    with _desk(db, now) as hotline:
+    with _desk(db, now, write=True) as hotline:
         target = hotline.record(party, message_id).message
         reply = hotline.compose(
             party, target.sender, HotlineKind.ACK, f"Received: {target.subject}"[:200], now,
@@ -156,7 +160,7 @@ def respond(
     from ..hotline import draft_response
 
     now = _time(at)
-    with _desk(db, now) as hotline:
+    with _desk(db, now, write=True) as hotline:
         target = hotline.record(party, message_id).message
         draft = draft_response(target, hotline.conflicts(party, message_id))
         reply = hotline.compose(
@@ -209,22 +213,26 @@ def export(
     """Write the transcript a desk shares with another as JSON Lines."""
     with _desk(db, datetime.now(UTC)) as hotline:
         lines = b"".join(e.line() for e in hotline.transcript(party, other))
-        keys = {p: hotline.public_key(p) for p in (party, other)}
+        keys = {p: hotline.known_public_key(p) for p in (party, other)}
     if out is None:
         sys.stdout.buffer.write(lines)
     else:
         out.write_bytes(lines)
-    Console(stderr=True, highlight=False).print(
-        "verify with: deconfliction hotline verify FILE "
-        + " ".join(f"--key {p}={k}" for p, k in keys.items())
-    )
+    if all(keys.values()):
+        Console(stderr=True, highlight=False).print(
+            "verify with: deconfliction hotline verify FILE "
+            + " ".join(f"--key {p}={k}" for p, k in keys.items())
+        )
 
 
 @app.command("key")
-def key(db: Path = DB, party: str = PARTY) -> None:
+def show_key(db: Path = DB, party: str = PARTY) -> None:
     """Print a desk's public key (base64 of the 32 raw Ed25519 bytes)."""
     with _desk(db, datetime.now(UTC)) as hotline:
-        typer.echo(hotline.public_key(party))
+        key = hotline.known_public_key(party)
+    if key is None:
+        raise _fail(f"--party: '{party}' has no key yet; its desk gets one with its first message")
+    typer.echo(key)
 
 
 @app.command("verify")

@@ -103,6 +103,11 @@ class Hotline:
         self._set_key(party, text.strip(), None)
         return self._public_text[party]
 
+    def known_public_key(self, party: str) -> str | None:
+        """A desk's public key if it has one yet; never makes one."""
+        self._known(party, "party")
+        return self._public_text.get(party)
+
     def public_key(self, party: str) -> str:
         self._known(party, "party")
         if party not in self._public_text:

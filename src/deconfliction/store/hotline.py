@@ -7,11 +7,13 @@ messages the service signs; a party that registered its own key has no seed here
 
 from __future__ import annotations
 
+import fcntl
 import sqlite3
 import threading
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import IO
 
 from ..hotline.chain import ChainEntry
 from ..hotline.conflicts import OwnForces
@@ -44,11 +46,21 @@ register_migration(
 )
 
 
+class JournalBusy(RuntimeError):
+    """Another process writes this journal: two writers would fork the chains."""
+
+
 class SQLiteJournal:
-    """The `Journal` of a hotline, in a SQLite file shared with the service's store."""
+    """The `Journal` of a hotline, in a SQLite file shared with the service's store.
+
+    A hotline keeps each chain's head in memory, so only one process may append: the
+    writer takes an exclusive lock on a file beside the database (`writer()`), which the
+    system releases when that process ends, however it ends.
+    """
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        self._writer: IO[bytes] | None = None
         self._lock = threading.Lock()
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA busy_timeout = 10000")
@@ -111,9 +123,27 @@ class SQLiteJournal:
             rows = self._db.execute("SELECT id FROM parties ORDER BY position").fetchall()
         return [r[0] for r in rows]
 
+    def writer(self) -> None:
+        """Become the one process that appends to this journal, or raise JournalBusy."""
+        if self._writer is not None:
+            return
+        handle = open(f"{self.path}.hotline-lock", "ab")  # noqa: SIM115 - held until close
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            raise JournalBusy(
+                f"{self.path}: another process (a running server?) writes its hotline;"
+                " use that server's API, or stop it first"
+            ) from None
+        self._writer = handle
+
     def close(self) -> None:
         with self._lock:
             self._db.close()
+            if self._writer is not None:
+                self._writer.close()
+                self._writer = None
 
 
 def open_hotline(
