@@ -283,6 +283,42 @@ def test_massing_chains_clusters_and_follows_them(make: Maker) -> None:
     assert massing(watch.ingest(batch(4, ("m0", 40.0, 35.45)))) == []
 
 
+def massing_events(events: Sequence[AlertEvent]) -> list[tuple[str, str, tuple[str, ...]]]:
+    return [(e.event, e.id, tuple(e.units)) for e in events if e.rule.value == "force.massing"]
+
+
+def test_massing_split_alert_follows_the_part_with_the_first_unit(make: Maker) -> None:
+    site = Site(id="hq", name="HQ", party="blue", lon=40.0, lat=35.5)
+    settings = Settings(massing_min_strength=150)
+    watch = make([], [site], [unit(n, "militia", strength=100) for n in "abcd"], settings)
+    rows = [(n, 40.0 + 0.04 * i, 35.45) for i, n in enumerate("abcd")]
+    ((_, first, _),) = massing_events(watch.ingest(batch(0, *rows)))
+    # b and c part: {a, b} and {c, d} share two units each with the alert; the tie goes
+    # to the cluster whose smallest unit id sorts first, the other opens anew.
+    events = watch.ingest(batch(1, ("c", 40.2, 35.45), ("d", 40.24, 35.45)))
+    moved = massing_events(events)
+    assert moved[0] == ("updated", first, ("a", "b"))
+    assert [(kind, units) for kind, _, units in moved[1:]] == [("open", ("c", "d"))]
+
+
+def test_massing_merge_keeps_the_oldest_alert(make: Maker) -> None:
+    site = Site(id="hq", name="HQ", party="blue", lon=40.0, lat=35.5)
+    settings = Settings(massing_min_strength=150)
+    watch = make([], [site], [unit(n, "militia", strength=100) for n in "abcd"], settings)
+    ((_, older, _),) = massing_events(
+        watch.ingest(batch(0, ("c", 40.2, 35.45), ("d", 40.24, 35.45)))
+    )
+    ((_, newer, _),) = massing_events(
+        watch.ingest(batch(1, ("a", 40.0, 35.45), ("b", 40.04, 35.45)))
+    )
+    # The two groups close up: the older alert takes the whole cluster, the newer resolves.
+    events = watch.ingest(batch(2, ("c", 40.08, 35.45), ("d", 40.12, 35.45)))
+    assert sorted(massing_events(events)) == [
+        ("resolved", newer, ("a", "b")),
+        ("updated", older, ("a", "b", "c", "d")),
+    ]
+
+
 def test_massing_ignores_stale_units_and_far_clusters(make: Maker) -> None:
     site = Site(id="hq", name="HQ", party="blue", lon=40.0, lat=35.5)
     group = [unit(f"m{i}", "militia", strength=200) for i in range(2)]
