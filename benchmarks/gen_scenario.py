@@ -6,7 +6,9 @@ formations, reported by both parties. Each batch of 10,000 reports is one sensor
 at one time, so a replay (one batch per distinct time) takes them as the engine
 benchmark does.
 
-    python benchmarks/gen_scenario.py --reports 1000000 --out var/bench/replay-1m.json
+    python benchmarks/gen_scenario.py --reports 1000000 [--out FILE] [--force]
+
+An existing file is kept unless `--force` is given (`make clean` removes them).
 """
 
 from __future__ import annotations
@@ -39,8 +41,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reports", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=2018)
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--force", action="store_true", help="Write it even if it exists.")
     args = parser.parse_args(argv)
     out = args.out or Path(str(DEFAULT_OUT).format(reports=args.reports))
+    if out.exists() and not args.force:
+        print(f"{out}: exists (--force writes it again)", file=sys.stderr)
+        return 0
     started = time.perf_counter()
     write(out, args.reports, args.seed)
     size = out.stat().st_size / 1e6
