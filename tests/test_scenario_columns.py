@@ -16,7 +16,12 @@ from hypothesis import strategies as st
 from deconfliction.model import Report
 from deconfliction.scenario import ScenarioError, load_columns
 from deconfliction.scenario.fastjson import fast_json
-from deconfliction.scenario.loader import LoadedScenario, validate_document, validate_with_model
+from deconfliction.scenario.loader import (
+    LoadedScenario,
+    validate_document,
+    validate_with_model,
+    validated,
+)
 from test_scenario_loader import EXAMPLE
 
 GOOD = EXAMPLE["reports"][0]
@@ -209,7 +214,11 @@ def test_json_files_either_way(tmp_path: Path, row: Any) -> None:
 def test_a_valid_json_file_takes_the_struct_path(tmp_path: Path) -> None:
     doc = with_reports({**GOOD, "id": "r-9", "strength": 5, "equipment": {"tank": 1}})
     data = orjson.dumps(doc)
-    loaded = fast_json("x.json", data)
-    assert loaded is not None
+    decoded = fast_json(data)
+    assert decoded is not None
+    rest, columns = decoded
+    assert "reports" not in rest
+    loaded = validated("x.json", rest, columns)
     assert loaded.to_scenario() == validate_with_model("x.json", doc)
-    assert fast_json("x.json", orjson.dumps(with_reports({**GOOD, "lon": 400}))) is None
+    assert fast_json(orjson.dumps(with_reports({**GOOD, "lon": 400}))) is None
+    assert fast_json(orjson.dumps(with_reports({**GOOD, "colour": "red"}))) is None

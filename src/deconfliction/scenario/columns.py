@@ -10,9 +10,11 @@ columns give exactly the reports, and the errors, of the model.
 
 from __future__ import annotations
 
+import gc
 import operator
 import re
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import repeat
@@ -179,6 +181,28 @@ def _columns(
         units=frozenset(work.values["unit"]),
         observers=named,
     )
+
+
+@contextmanager
+def no_gc() -> Iterator[None]:
+    # A million report dicts are acyclic; without this the collector keeps rescanning
+    # them while they are built and the parse takes twice as long.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def first_party_id(document: dict[str, Any]) -> str:
+    parties = document.get("parties")
+    if isinstance(parties, list) and parties and isinstance(parties[0], dict):
+        first = parties[0].get("id")
+        if isinstance(first, str):
+            return first
+    return ""
 
 
 def _objects(values: list[Any]) -> NDArray[np.object_]:

@@ -8,10 +8,7 @@ document with the `Scenario` model (`validate_with_model`), line for line.
 
 from __future__ import annotations
 
-import gc
 import importlib.resources
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +20,7 @@ from pydantic import ValidationError
 
 from ..batch import ReportBatch, from_us
 from ..model import Report, Scenario
-from .columns import INT64_MAX, ReportColumns, report_columns
+from .columns import INT64_MAX, ReportColumns, first_party_id, no_gc, report_columns
 from .errors import (
     MAX_ERRORS,
     ScenarioError,
@@ -31,6 +28,7 @@ from .errors import (
     split_reference_message,
     validation_problems,
 )
+from .fastjson import fast_json
 
 BUILTIN_PACKAGE = "deconfliction.scenario.builtin"
 
@@ -101,11 +99,13 @@ def load_columns(path_or_name: str | Path) -> LoadedScenario:
     """A scenario with its reports as columns: the fast path of a replay."""
     source, data, fmt = read_source(path_or_name)
     if fmt == "json" or (fmt == "sniff" and _looks_like_json(data)):
-        from .fastjson import fast_json
-
-        loaded: LoadedScenario | None = fast_json(source, data)
-        if loaded is not None:
-            return loaded
+        decoded = fast_json(data)
+        if decoded is not None:
+            rest, columns = decoded
+            try:
+                return validated(source, rest, columns)
+            except ScenarioError:
+                pass  # the general path below words the errors
     document = parse(source, data, fmt)
     return validate_document(source, document)
 
@@ -115,7 +115,7 @@ def _looks_like_json(data: bytes) -> bool:
 
 
 def read_source(path_or_name: str | Path) -> tuple[str, bytes, str]:
-    """(source name, bytes, 'json' or 'yaml') of a file path or a built-in name."""
+    """(source name, bytes, 'json', 'yaml' or 'sniff') of a file path or a built-in name."""
     path = Path(path_or_name)
     if path.is_file():
         return str(path_or_name), _read(path), _format_of(path)
@@ -143,19 +143,6 @@ def _format_of(path: Path) -> str:
     if suffix in (".yaml", ".yml"):
         return "yaml"
     return "sniff"
-
-
-@contextmanager
-def no_gc() -> Iterator[None]:
-    # A million report dicts are acyclic; without this the collector keeps rescanning
-    # them while they are built and the parse takes twice as long.
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def parse(source: str, data: bytes, fmt: str) -> Any:
@@ -279,15 +266,6 @@ def _finish(
         reports=columns.batch,
         observer_given=columns.observer_given,
     )
-
-
-def first_party_id(document: dict[str, Any]) -> str:
-    parties = document.get("parties")
-    if isinstance(parties, list) and parties and isinstance(parties[0], dict):
-        first = parties[0].get("id")
-        if isinstance(first, str):
-            return first
-    return ""
 
 
 def _with_report_references(
