@@ -100,6 +100,9 @@ def run(
         raise _fail(error.lines) from None
     except EngineError as error:
         raise _fail([f"{scenario}: {error}"]) from None
+    except KeyboardInterrupt:
+        console.print("interrupted", style="dim")
+        raise typer.Exit(130) from None
     finally:
         if store is not None:
             store.close()
