@@ -68,6 +68,11 @@ class UnitState:
     strength: int
     equipment: dict[str, int]
 
+    def figures(self) -> tuple[object, ...]:
+        """What makes an alert about the unit worth an update: its strength and equipment."""
+        held = tuple(sorted((name, n) for name, n in self.equipment.items() if n > 0))
+        return (self.strength, held)
+
 
 @dataclass(slots=True)
 class OpenAlert:
@@ -309,6 +314,7 @@ class ScalarEngine:
                 (here.lon, here.lat),
                 f"{unit.name} ({unit.actor}) is in {line.other(own)}'s area across {line.name}",
                 out[Rule.ZONE_VIOLATION],
+                figures=state.figures(),
                 crossing=crossing,
             )
             distance = areas.distance(here.x, here.y)
@@ -324,6 +330,7 @@ class ScalarEngine:
                 (here.lon, here.lat),
                 f"{unit.name} ({unit.actor}) is {distance / 1000:.1f} km from {line.name}",
                 out[Rule.LINE_APPROACH],
+                figures=state.figures(),
             )
 
     def _crossing(self, areas: LineAreas, state: UnitState, own: str) -> Crossing | None:
@@ -380,6 +387,7 @@ class ScalarEngine:
                 f"{state.unit.name} ({state.unit.actor}) is {distance / 1000:.1f} km from "
                 f"{site.name}, within its {reach / 1000:.1f} km reach",
                 out[Rule.SITE_THREAT],
+                figures=state.figures(),
             )
 
     def _fresh(self, state: UnitState) -> bool:
@@ -464,7 +472,7 @@ class ScalarEngine:
                 continue
             here = state.current
             line_distance = min((a.distance(here.x, here.y) for a in own_lines), default=math.inf)
-            heavy = sum(state.equipment.get(name, 0) for name in HEAVY_WEAPONS)
+            heavy = {name: state.equipment.get(name, 0) for name in HEAVY_WEAPONS}
             out.append(
                 Member(
                     state.unit.id,
@@ -498,7 +506,7 @@ class ScalarEngine:
             cluster = clusters[index]
             still_open.append(alert)
             severity = Severity.CRITICAL if cluster.critical else Severity.HIGH
-            figures = (cluster.strength, cluster.heavy)
+            figures = cluster.figures()
             if (cluster.units, severity, figures) != (alert.units, alert.severity, alert.figures):
                 alert.units, alert.severity, alert.figures = list(cluster.units), severity, figures
                 text = self._massing_text(cluster)
@@ -508,7 +516,7 @@ class ScalarEngine:
                 continue
             severity = Severity.CRITICAL if cluster.critical else Severity.HIGH
             alert = self._new_alert(Rule.FORCE_MASSING, party, severity, list(cluster.units))
-            alert.figures = (cluster.strength, cluster.heavy)
+            alert.figures = cluster.figures()
             still_open.append(alert)
             text = self._massing_text(cluster)
             events.append(self._event("open", alert, cluster.lon, cluster.lat, text))
@@ -522,7 +530,7 @@ class ScalarEngine:
             return "The massed force has dispersed"
         return (
             f"{len(cluster.units)} units massed: {cluster.strength} personnel, "
-            f"{cluster.heavy} tanks, artillery and rocket launchers"
+            f"{cluster.heavy_total} tanks, artillery and rocket launchers"
         )
 
     def open_alerts(self) -> Iterable[OpenAlert]:

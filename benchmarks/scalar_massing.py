@@ -31,7 +31,8 @@ class Member:
     lon: float
     lat: float
     strength: int
-    heavy: int
+    heavy: dict[str, int]
+    """Tanks, artillery and rocket launchers, by name."""
     reach: float
     line_distance: float
     """Metres to the nearest line with the observer on one side (inf without one)."""
@@ -41,10 +42,19 @@ class Member:
 class Cluster:
     units: list[str]
     strength: int
-    heavy: int
+    heavy: dict[str, int]
     critical: bool
     lon: float
     lat: float
+
+    @property
+    def heavy_total(self) -> int:
+        return sum(self.heavy.values())
+
+    def figures(self) -> tuple[object, ...]:
+        """The totals that, when they change, make the alert worth an update."""
+        held = tuple(sorted((name, n) for name, n in self.heavy.items() if n > 0))
+        return (self.strength, self.heavy_total, held)
 
 
 def qualifying_clusters(
@@ -77,8 +87,14 @@ def qualifying_clusters(
 
 def _qualify(part: list[Member], own_sites: Sequence[XY], settings: Settings) -> Cluster | None:
     strength = sum(m.strength for m in part)
-    heavy = sum(m.heavy for m in part)
-    if strength < settings.massing_min_strength and heavy < settings.massing_min_heavy:
+    heavy: dict[str, int] = {}
+    for m in part:
+        for name, count in m.heavy.items():
+            heavy[name] = heavy.get(name, 0) + count
+    if (
+        strength < settings.massing_min_strength
+        and sum(heavy.values()) < settings.massing_min_heavy
+    ):
         return None
     near = False
     critical = False

@@ -39,11 +39,11 @@ ACTORS = [
 ]
 
 Signature = tuple[str, str, str, tuple[str, ...]]
-"""(time, event, rule, (party, *key)) of an open or resolved event."""
+"""(time, event, rule, (party, *key)) of an event."""
 
 
 class Journal:
-    """One engine's open and resolved events, each with its rule's key (docs/rules.md)."""
+    """One engine's events, each with its rule's key (docs/rules.md)."""
 
     def __init__(self) -> None:
         self.entries: list[Signature] = []
@@ -54,8 +54,6 @@ class Journal:
     def record(self, events: Sequence[AlertEvent]) -> None:
         evaluation = []
         for e in events:
-            if e.event == "updated":
-                continue
             key = (e.party, *self._key(e))
             if e.event == "open":
                 self._opened_with[e.id] = key
@@ -69,7 +67,7 @@ class Journal:
         rule = e.rule.value
         if rule == "force.massing":
             # Known by the units it opened with, whatever cluster it follows later.
-            if e.event == "resolved":
+            if e.event != "open":
                 return self._opened_with[e.id][1:]
             return tuple(sorted(e.units))
         if rule in ("line.approach", "zone.violation"):

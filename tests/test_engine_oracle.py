@@ -4,7 +4,7 @@
 pyproj, written apart from `deconfliction.engine`. The hand-worked cases (a line along a
 parallel, units walked across it both ways, both hemispheres, points beyond the line's
 ends and outside the theatre) hold both engines to the same figures; the random
-workloads then hold the engine to the reference's open and resolved events, keyed as
+workloads then hold the engine to the reference's open, updated and resolved events, keyed as
 docs/rules.md keys alerts.
 """
 
