@@ -102,6 +102,7 @@ async def test_a_thousand_events_over_tcp_make_the_picture_and_alerts_come_back(
                         for e in r.of_type("b-t-f")
                     )
                     and len(r.of_type("t-x-c-t-r")) >= 1
+                    and bool(r.of_type("b-m-p-s-m"))
                     and "deconfliction.line.euphrates" in r.uids()
                 ),
                 timeout=15,
@@ -138,9 +139,9 @@ async def test_a_thousand_events_over_tcp_make_the_picture_and_alerts_come_back(
                 if violation.id in (e.findtext("detail/remarks") or "")
             ]
             assert chat and chat[0].find("detail/__chat").get("chatroom") == "All Chat Rooms"
-            marker = [
-                e for e in received.events if e.get("uid") == f"deconfliction.alert.{violation.id}"
-            ]
+            marker_uid = f"deconfliction.alert.{violation.id}"
+            await device.wait_for(lambda r: marker_uid in r.uids())
+            marker = [e for e in received.events if e.get("uid") == marker_uid]
             assert marker and marker[0].get("type") == "b-m-p-s-m"
             assert float(marker[0].find("point").get("lon")) == pytest.approx(violation.lon)
             line = next(

@@ -45,6 +45,7 @@ class CotGateway:
         self._unsubscribe: Callable[[], None] | None = None
         self._alert_sequence = 0
         self._pending_units: dict[str, set[str]] = {}
+        self._handlers: set[asyncio.Task[Any]] = set()
         self._actors: dict[str, Actor] = {}
         self._ssl: ssl.SSLContext | None = None
 
@@ -76,6 +77,9 @@ class CotGateway:
             server.close()
         for connection in [c for group in self.connections.values() for c in group]:
             connection.close()
+        if self._handlers:
+            # Each connection takes in what it had read before it goes.
+            await asyncio.wait(list(self._handlers), timeout=5.0)
         for task in list(self.tasks):
             task.cancel()
         for task in list(self.tasks):
@@ -153,7 +157,13 @@ class CotGateway:
         if proto.AVAILABLE:
             connection.send_now(outbound.protocol_support(now))
         self._spawn(self._send_view(party, [connection]))
-        await connection.run()
+        handler = asyncio.current_task()
+        if handler is not None:
+            self._handlers.add(handler)
+        try:
+            await connection.run()
+        finally:
+            self._handlers.discard(handler)
         log.info("%s disconnected", connection.peer)
 
     def forget(self, connection: Connection) -> None:
