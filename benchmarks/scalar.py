@@ -120,6 +120,9 @@ class ScalarEngine:
             for line in self.lines
         ]
         self.site_xy = {s.id: self.theatre.project(s.lon, s.lat) for s in self.sites}
+        self.own_sites: dict[str, list[tuple[Site, XY]]] = {
+            p: [(s, self.site_xy[s.id]) for s in self.sites if s.party == p] for p in self.parties
+        }
         self.pictures = {p: Picture(p) for p in self.parties}
         self.now_us: int | None = None
         self.open: dict[tuple[object, ...], OpenAlert] = {}
@@ -369,22 +372,23 @@ class ScalarEngine:
             return
         reach = self._reach(state)
         here = state.current
-        for site in self.sites:
-            if site.party != party:
-                continue
-            sx, sy = self.site_xy[site.id]
+        unit = state.unit
+        for site, (sx, sy) in self.own_sites[party]:
             distance = math.hypot(here.x - sx, here.y - sy)
             holds = reach > 0.0 and distance <= reach
+            key = (party, site.id, unit.id)
+            if not holds and (Rule.SITE_THREAT, *key) not in self.open:
+                continue
             self._keyed(
                 Rule.SITE_THREAT,
-                (party, site.id, state.unit.id),
+                key,
                 holds,
                 Severity(site.priority.value),
-                [state.unit.id],
+                [unit.id],
                 site.id,
                 None,
                 (here.lon, here.lat),
-                f"{state.unit.name} ({state.unit.actor}) is {distance / 1000:.1f} km from "
+                f"{unit.name} ({unit.actor}) is {distance / 1000:.1f} km from "
                 f"{site.name}, within its {reach / 1000:.1f} km reach",
                 out[Rule.SITE_THREAT],
                 figures=state.figures(),
@@ -398,23 +402,22 @@ class ScalarEngine:
         assert self.now_us is not None
         settings = self.settings
         party = picture.party
-        fresh = [s for s in picture.units.values() if self._fresh(s)]
+        fresh = [
+            (s.current.x, s.current.y, s.party == party, s.strength)
+            for s in picture.units.values()
+            if self._fresh(s)
+        ]
         window_us = settings.defence_window_s * 1e6
-        for site in self.sites:
-            if site.party != party:
-                continue
-            sx, sy = self.site_xy[site.id]
+        radius = settings.defence_radius_m
+        for site, (sx, sy) in self.own_sites[party]:
             own = 0
             other = 0
-            for state in fresh:
-                if (
-                    math.hypot(state.current.x - sx, state.current.y - sy)
-                    <= settings.defence_radius_m
-                ):
-                    if state.party == party:
-                        own += state.strength
+            for x, y, mine, strength in fresh:
+                if math.hypot(x - sx, y - sy) <= radius:
+                    if mine:
+                        own += strength
                     else:
-                        other += state.strength
+                        other += strength
             samples = picture.samples.setdefault(site.id, [])
             if samples and self.now_us - samples[-1][0] < window_us / 10000:
                 samples[-1] = (self.now_us, max(samples[-1][1], own))

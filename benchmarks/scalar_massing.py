@@ -101,6 +101,8 @@ def _qualify(part: list[Member], own_sites: Sequence[XY], settings: Settings) ->
     for m in part:
         near = near or m.line_distance <= settings.massing_near_m
         for sx, sy in own_sites:
+            if near and critical:
+                break
             distance = math.hypot(m.x - sx, m.y - sy)
             near = near or distance <= settings.massing_near_m
             critical = critical or (m.reach > 0.0 and distance <= m.reach)
