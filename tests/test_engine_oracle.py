@@ -188,6 +188,25 @@ def test_crossing_is_where_the_incursion_began_within_a_batch(make: Maker) -> No
     assert opened.crossing.time == T0 + timedelta(minutes=10)
 
 
+def test_long_segment_is_straight_in_lon_lat_not_in_metres(make: Maker) -> None:
+    # One 2.5-degree segment along 35 N: projected as a single straight chord it would
+    # pass 714 m north of the parallel at lon 39.25, so these points would change sides.
+    line = Line(
+        id="front",
+        name="Front",
+        coordinates=[(38.0, 35.0), (40.5, 35.0)],
+        left="blue",
+        right="red",
+        buffer_m=3000.0,
+    )
+    watch = make([line], [], [unit("north", "red-army"), unit("patrol", "blue-army")])
+    # 333 m north of the parallel: blue's side. 3.3 km north: outside the 3 km buffer
+    # (2.6 km from the chord).
+    events = watch.ingest(batch(0, ("north", 39.25, 35.003), ("patrol", 39.25, 35.03)))
+    assert keyed(events, "zone.violation") == [("open", "blue", ("north",), None, "front")]
+    assert keyed(events, "line.approach") == []
+
+
 def test_reversed_line_gives_blue_the_south(make: Maker) -> None:
     watch = make([parallel_line(35.0, west_to_east=False)], [], [unit("patrol", "blue-army")])
     assert keyed(watch.ingest(batch(0, ("patrol", 40.0, 35.2))), "zone.violation") == [
