@@ -424,6 +424,8 @@ def test_workload_is_deterministic_and_columnar() -> None:
     assert len(a.lines[0].coordinates) == 40 and len(a.sites) == 20 and len(a.units) == 500
     assert {s.party for s in a.sites} == {"blue", "red"}
     assert len({u.actor for u in a.units}) == 4
+    scenario = a.scenario()
+    assert len(scenario.reports) == 3000 and scenario.reports[0].unit == a.batches[0].unit[0]
 
 
 def test_workload_scenario_file_round_trips(tmp_path: Path) -> None:
