@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from cot_support import atom, cot_config, theatre, write_file
 from deconfliction.cli import app
 from deconfliction.tak import CotConfig, CotGateway, PictureSink
+from deconfliction.tak.certs import quick_start
 
 runner = CliRunner()
 
@@ -113,3 +114,44 @@ def test_send_names_a_bad_address(tmp_path: Path) -> None:
     recording = write_file(tmp_path / "session.cot", [atom("x", "a-f-G", 40, 35)])
     result = runner.invoke(app, ["cot", "send", str(recording), "--to", "http://somewhere:80"])
     assert result.exit_code == 2 and "tcp:// or tls://" in flat(result.output)
+
+
+def test_send_replays_over_tls_with_a_client_certificate(tmp_path: Path) -> None:
+    pki = quick_start(tmp_path / "pki", [("west-1", "coalition")], ["localhost", "127.0.0.1"])
+    loaded = CotConfig.load(pki.config)
+    config = cot_config(
+        party=None,
+        certfile=loaded.certfile,
+        keyfile=loaded.keyfile,
+        cafile=loaded.cafile,
+        clients=loaded.clients,
+    ).with_urls(["tls://127.0.0.1:0"])
+    sink = PictureSink(theatre())
+    recording = write_file(tmp_path / "session.cot", [atom("sdf-tls", "a-f-G-U-C-I", 40.6, 35.6)])
+    cert, key, _ = pki.clients["west-1"]
+    with gateway_thread(sink, config) as urls:
+        result = runner.invoke(
+            app,
+            [
+                "cot",
+                "send",
+                str(recording),
+                "--to",
+                urls[0],
+                "--ca",
+                str(pki.ca),
+                "--cert",
+                str(cert),
+                "--key",
+                str(key),
+                "--linger",
+                "0.5",
+            ],
+        )
+        assert result.exit_code == 0, result.output
+        for _ in range(100):
+            if sink.report_ids:
+                break
+            threading.Event().wait(0.02)
+    unit = sink.engine.picture("coalition").unit("sdf-tls")
+    assert unit is not None and unit.actor == "sdf"

@@ -90,7 +90,8 @@ class CotConfig(BaseModel):
     """Changes to the picture within this interval are sent to the clients together."""
     refresh_s: Positive = 600.0
     """How often the whole view is sent again so that nothing goes stale on the devices."""
-    batch_events: int = Field(default=2000, ge=1)
+    batch_events: int = Field(default=10000, ge=1)
+    """Events a connection may have parsed but not yet stored before it stops reading."""
     callsign: str = Field(default="Deconfliction", min_length=1, max_length=60)
 
     @field_validator("actors")
