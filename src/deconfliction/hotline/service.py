@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import threading
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -132,6 +133,9 @@ class HotlineService:
         self._wake = wake
         self._close = close
         self._feed: dict[str, list[FeedItem]] = {p: [] for p in hotline.parties}
+        # The feed has its own lock: streams read it from the event loop, which must not
+        # wait for the service's lock while a large batch is ingested.
+        self._feed_lock = threading.Lock()
         entries = [e for pair in _all_pairs(hotline) for e in hotline.transcript(*pair)]
         for entry in sorted(entries, key=lambda e: (e.received, e.pair, e.seq)):
             self._publish_entry(entry)
@@ -288,7 +292,7 @@ class HotlineService:
         return b"".join(e.line() for e in entries)
 
     def feed(self, party: str, after: int) -> list[FeedItem]:
-        with self.lock:
+        with self._feed_lock:
             items = self._feed.get(party, [])
             return items[after:] if after < len(items) else []
 
@@ -331,9 +335,10 @@ class HotlineService:
             self._append(record.message.pair(), "hotline.escalation", data)
 
     def _append(self, parties: tuple[str, str], name: str, data: dict[str, Any]) -> None:
-        for party in parties:
-            feed = self._feed.setdefault(party, [])
-            feed.append(FeedItem(len(feed) + 1, name, data))
+        with self._feed_lock:
+            for party in parties:
+                feed = self._feed.setdefault(party, [])
+                feed.append(FeedItem(len(feed) + 1, name, data))
         self._wake(set(parties))
 
 
