@@ -22,6 +22,7 @@ from xml.etree.ElementTree import Element, ParseError
 from xml.sax.saxutils import escape, quoteattr
 
 from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import DefusedXMLParser
 from defusedxml.ElementTree import fromstring as _defused_fromstring
 
 from ..model import ID_PATTERN, UnitKind
@@ -98,22 +99,94 @@ def strip_frame(frame: bytes) -> bytes:
     return frame.strip()
 
 
+def _refused(exc: Exception) -> CotError:
+    if isinstance(exc, ParseError):
+        return CotError(f"event: malformed XML ({exc})")
+    return CotError(
+        f"event: refused ({type(exc).__name__}: DOCTYPE and ENTITY declarations are refused)"
+    )
+
+
 def parse_xml(data: bytes) -> Element:
     """An XML document parsed with DTDs, entities and external references refused."""
     try:
         root: Element = _defused_fromstring(data, forbid_dtd=True)
-        return root
-    except ParseError as exc:
-        raise CotError(f"event: malformed XML ({exc})") from None
-    except DefusedXmlException as exc:
-        raise CotError(
-            f"event: refused ({type(exc).__name__}: DOCTYPE and ENTITY declarations are refused)"
-        ) from None
+    except (ParseError, DefusedXmlException) as exc:
+        raise _refused(exc) from None
+    return root
+
+
+class _EventTarget:
+    """Builds events straight from the parser's callbacks, without an element tree.
+
+    `base` is the depth of the `<event>` elements: 1 for a lone event, 2 for the events
+    of a group wrapped in one document. Each event becomes a CotEvent or, when one of
+    its attributes is wrong, the CotError that says which.
+    """
+
+    def __init__(self, base: int) -> None:
+        self.base = base
+        self.depth = 0
+        self.results: list[CotEvent | CotError] = []
+        self.current: CotEvent | None = None
+        self.section = ""
+        self.item = ""
+
+    def start(self, tag: str, attrib: dict[str, str]) -> None:
+        self.depth += 1
+        level = self.depth - self.base
+        if level == 0:
+            try:
+                self.current = _event_head(tag, attrib)
+                self.results.append(self.current)
+            except CotError as exc:
+                self.current = None
+                self.results.append(exc)
+            return
+        event = self.current
+        if event is None or level < 0:
+            return
+        if level == 1:
+            self.section = tag
+            if tag == "point":
+                try:
+                    _point(event, attrib)
+                except CotError as exc:
+                    self.results[-1] = exc
+                    self.current = None
+        elif self.section == "detail":
+            if level == 2:
+                self.item = tag
+                _detail_item(event, tag, attrib)
+            elif level == 3 and self.item == "TakControl":
+                event.takcontrol[tag] = attrib.get("version", "")
+
+    def end(self, tag: str) -> None:
+        self.depth -= 1
+
+    def close(self) -> list[CotEvent | CotError]:
+        return self.results
+
+
+def _stream(data: bytes, base: int) -> list[CotEvent | CotError]:
+    parser = DefusedXMLParser(target=_EventTarget(base), forbid_dtd=True)
+    try:
+        parser.feed(data)
+        results: list[CotEvent | CotError] = parser.close()
+    except (ParseError, DefusedXmlException) as exc:
+        raise _refused(exc) from None
+    return results
 
 
 def parse_event(frame: bytes) -> CotEvent:
     """One CoT event from the bytes of one frame."""
-    return event_from_element(parse_xml(strip_frame(frame)))
+    results = _stream(strip_frame(frame), 1)
+    if not results:
+        raise CotError("event: no element")
+    result = results[0]
+    if isinstance(result, CotError):
+        raise result
+    return result
 
 
 def parse_frames(frames: Sequence[bytes]) -> tuple[list[CotEvent], list[str]]:
@@ -124,19 +197,23 @@ def parse_frames(frames: Sequence[bytes]) -> tuple[list[CotEvent], list[str]]:
         group = frames[start : start + GROUP]
         try:
             bodies = [strip_frame(frame) for frame in group]
-            root = parse_xml(b"<cot>" + b"".join(bodies) + b"</cot>")
+            results: list[CotEvent | CotError] | None = _stream(
+                b"<cot>" + b"".join(bodies) + b"</cot>", 2
+            )
         except CotError:
-            root = None
-        if root is None or len(root) != len(group):
+            results = None
+        if results is None or len(results) != len(group):
+            # A frame that is not exactly one well-formed event spoils its group's
+            # document; parsed one by one, it costs only itself.
             more, failed = _parse_each(group)
             events += more
             errors += failed
             continue
-        for element in root:
-            try:
-                events.append(event_from_element(element))
-            except CotError as exc:
-                errors.append(str(exc))
+        for result in results:
+            if isinstance(result, CotError):
+                errors.append(str(result))
+            else:
+                events.append(result)
     return events, errors
 
 
@@ -151,11 +228,10 @@ def _parse_each(frames: Iterable[bytes]) -> tuple[list[CotEvent], list[str]]:
     return events, errors
 
 
-def event_from_element(root: Element) -> CotEvent:
-    """A CoT event from a parsed `<event>` element."""
-    if root.tag != "event":
-        raise CotError(f"event: root element is <{str(root.tag)[:40]}>, not <event>")
-    get = root.get
+def _event_head(tag: str, attrib: dict[str, str]) -> CotEvent:
+    if tag != "event":
+        raise CotError(f"event: root element is <{tag[:40]}>, not <event>")
+    get = attrib.get
     uid = get("uid")
     if not uid:
         raise CotError("event/@uid: missing")
@@ -166,38 +242,38 @@ def event_from_element(root: Element) -> CotEvent:
     if time_text is None:
         raise CotError("event/@time: missing")
     stale = get("stale")
-    event = CotEvent(
+    return CotEvent(
         uid=uid,
         type=cot_type,
         time=parse_time(time_text, "time"),
         stale=None if stale is None else parse_time(stale, "stale"),
         how=get("how") or "m-g",
     )
-    for child in root:
-        tag = child.tag
-        if tag == "point":
-            event.lat = _float(child.get("lat"), "point/@lat")
-            event.lon = _float(child.get("lon"), "point/@lon")
-            ce = child.get("ce")
-            if ce is not None:
-                event.ce = _float(ce, "point/@ce")
-        elif tag == "detail":
-            _read_detail(child, event)
-    return event
+
+
+def _point(event: CotEvent, attrib: dict[str, str]) -> None:
+    event.lat = _float(attrib.get("lat"), "point/@lat")
+    event.lon = _float(attrib.get("lon"), "point/@lon")
+    ce = attrib.get("ce")
+    if ce is not None:
+        event.ce = _float(ce, "point/@ce")
+
+
+def _detail_item(event: CotEvent, tag: str, attrib: dict[str, str]) -> None:
+    if tag == "contact":
+        callsign = attrib.get("callsign")
+        if callsign:
+            event.callsign = callsign
+    elif tag == "__deconfliction":
+        event.extension = dict(attrib)
 
 
 def _read_detail(detail: Element, event: CotEvent) -> None:
     for item in detail:
-        tag = item.tag
-        if tag == "contact":
-            callsign = item.get("callsign")
-            if callsign:
-                event.callsign = str(callsign)
-        elif tag == "__deconfliction":
-            event.extension = {str(k): str(v) for k, v in item.attrib.items()}
-        elif tag == "TakControl":
+        _detail_item(event, item.tag, item.attrib)
+        if item.tag == "TakControl":
             for control in item:
-                event.takcontrol[str(control.tag)] = str(control.get("version", ""))
+                event.takcontrol[control.tag] = control.get("version", "")
 
 
 def parse_detail_xml(text: str, event: CotEvent) -> None:
@@ -451,7 +527,6 @@ __all__ = [
     "atom_fields",
     "attr",
     "cot_time",
-    "event_from_element",
     "event_xml",
     "format_equipment",
     "is_atom",
