@@ -145,19 +145,23 @@ export function offers(path) {
   return state.paths.has(`/api/v1${path}`);
 }
 
-async function loadReference() {
-  const [lines, sites, incidents, areas] = await Promise.all([
-    getAll("/lines"),
-    getAll("/sites"),
+async function loadReference(pathsKnown) {
+  const [lines, sites] = await Promise.all([getAll("/lines"), getAll("/sites")]);
+  state.lines = lines;
+  state.sites = sites;
+  drawAgreement();
+  drawSites();
+  if (state.lines.length) {
+    map.fitBounds(L.latLngBounds(state.lines.flatMap((l) => l.coordinates.map(([lon, lat]) => [lat, lon]))), { padding: [20, 20] });
+  }
+  await pathsKnown;
+  const [incidents, areas] = await Promise.all([
     offers("/incidents") ? getAll("/incidents") : [],
     offers("/lines/areas") ? get("/lines/areas") : null,
   ]);
-  state.lines = lines;
-  state.sites = sites;
   state.incidents = incidents;
   state.areas = areas && (areas.features || areas.type) ? areas : null;
-  drawAgreement();
-  drawSites();
+  if (state.areas) drawAgreement();
   drawIncidents();
 }
 
@@ -183,7 +187,9 @@ async function loadClock() {
 
 let streamAbort = null;
 async function start() {
-  await Promise.all([whoAmI(), loadPaths()]);
+  // The OpenAPI document only gates optional extras; the picture does not wait for it.
+  const pathsKnown = loadPaths();
+  await whoAmI();
   try {
     state.identityOverrides = JSON.parse(localStorage.getItem(`${OVERRIDES_KEY}.${state.party}`) || "{}");
   } catch {
@@ -198,13 +204,10 @@ async function start() {
   badge.hidden = false;
   cop.party = state.party;
   map.invalidateSize();
-  await Promise.all([loadReference(), loadUnits(), loadAlerts(), loadHotline()]);
+  await Promise.all([loadReference(pathsKnown), loadUnits(), loadAlerts(), pathsKnown.then(loadHotline)]);
   await loadClock();
   state.loadedClock = state.clock;
   buildLayerPanel();
-  if (state.lines.length) {
-    map.fitBounds(L.latLngBounds(state.lines.flatMap((l) => l.coordinates.map(([lon, lat]) => [lat, lon]))), { padding: [20, 20] });
-  }
   streamAbort = new AbortController();
   streamEvents(onEvent, onStreamState, streamAbort.signal);
   if (offers("/hotline/events")) {

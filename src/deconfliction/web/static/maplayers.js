@@ -26,9 +26,9 @@ map.createPane("areaPane").style.zIndex = 250;
 map.createPane("unitsPane").style.zIndex = 450;
 map.createPane("overPane").style.zIndex = 460;
 
-const baseRenderer = L.canvas({ pane: "basePane", padding: 0.5 });
-const areaRenderer = L.canvas({ pane: "areaPane", padding: 0.5 });
-const overRenderer = L.canvas({ pane: "overPane", padding: 0.5 });
+const baseRenderer = L.canvas({ pane: "basePane", padding: 0.2 });
+const areaRenderer = L.canvas({ pane: "areaPane", padding: 0.2 });
+const overRenderer = L.canvas({ pane: "overPane", padding: 0.2 });
 
 export const unitLayer = new UnitLayer();
 

@@ -9,7 +9,7 @@ const DENSE = 2000;
 const HIT_RADIUS = 14;
 
 export const UnitLayer = L.Renderer.extend({
-  options: { padding: 0.3, pane: "unitsPane" },
+  options: { padding: 0.2, pane: "unitsPane" },
 
   initialize(options) {
     L.Renderer.prototype.initialize.call(this, options);
@@ -24,7 +24,11 @@ export const UnitLayer = L.Renderer.extend({
   _initContainer() {
     this._container = document.createElement("canvas");
     this._container.className = "unit-canvas";
-    this._ctx = this._container.getContext("2d");
+    // Symbols are drawn off screen and handed over as one bitmap: a visible canvas that
+    // recorded 10,000 draw calls is replayed by the compositor while the map moves.
+    this._screen = this._container.getContext("bitmaprenderer");
+    this._off = new OffscreenCanvas(1, 1);
+    this._ctx = this._off.getContext("2d");
   },
 
   _destroyContainer() {
@@ -42,6 +46,8 @@ export const UnitLayer = L.Renderer.extend({
     L.DomUtil.setPosition(this._container, b.min);
     this._container.width = ratio * size.x;
     this._container.height = ratio * size.y;
+    this._off.width = ratio * size.x;
+    this._off.height = ratio * size.y;
     this._container.style.width = `${size.x}px`;
     this._container.style.height = `${size.y}px`;
     this._ratio = ratio;
@@ -82,7 +88,7 @@ export const UnitLayer = L.Renderer.extend({
     const ratio = this._ratio || 1;
     const b = this._bounds;
     ctx.setTransform(1, 0, 0, 1, 0, 0);
-    ctx.clearRect(0, 0, this._container.width, this._container.height);
+    ctx.clearRect(0, 0, this._off.width, this._off.height);
     ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
     const map = this._map;
     const scale = map.getZoomScale(this._zoom, 0);
@@ -162,6 +168,7 @@ export const UnitLayer = L.Renderer.extend({
       }
       ctx.globalAlpha = 1;
     }
+    this._screen.transferFromImageBitmap(this._off.transferToImageBitmap());
     this.drawn = count;
     this.lastDrawMs = performance.now() - started;
     // The first moment the whole picture was on screen: the page's first-render figure.
