@@ -7,6 +7,7 @@ import time
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -243,3 +244,82 @@ def test_the_time_slider_shows_the_picture_as_it_stood(server: DemoServer, conte
         10,
         f"live again with {len(now)} units, not {cop(page, 'units')} (live: {cop(page, 'live')})",
     )
+
+
+def test_a_notification_area_drawn_on_the_map_reaches_the_other_desk_with_its_conflicts(
+    server: DemoServer, browser: Any
+) -> None:
+    tokens = server.tokens()
+    clock = datetime.fromisoformat(server.get_json("/api/v1/health", None)["clock"])
+    # A fresh report of a Russian unit, so the planned strike covers a unit of the recipient.
+    unit = {"lon": 40.155, "lat": 35.30}
+    post_json(
+        server,
+        "/api/v1/reports",
+        tokens["russia"],
+        {
+            "time": clock.isoformat(),
+            "unit": "russian-mp-dez",
+            **unit,
+        },
+    )
+    contexts = [browser.new_context(viewport={"width": 1440, "height": 900}) for _ in range(2)]
+    try:
+        coalition, russia = (Watched(c).page for c in contexts)
+        sign_in(coalition, server, "coalition")
+        sign_in(russia, server, "russia")
+        coalition.click(".tab[data-tab='hotline']")
+        coalition.click("#compose-open")
+        coalition.select_option("#compose select[name=kind]", "notification")
+        coalition.select_option("#compose select[name=priority]", "flash")
+        coalition.fill("#compose input[name=subject]", "Planned air strike west of Deir ez-Zor")
+        coalition.fill(
+            "#compose input[name=window_start]",
+            (clock - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M"),
+        )
+        coalition.fill(
+            "#compose input[name=window_end]",
+            (clock + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M"),
+        )
+        coalition.click("#draw-area")
+        coalition.evaluate(
+            "([lat, lon]) => { window.copMap.setView([lat, lon], 11, {animate: false}); }",
+            [unit["lat"], unit["lon"]],
+        )
+        box = coalition.locator("#map").bounding_box()
+        assert box is not None
+        cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+        for dx, dy in ((-60, -50), (70, -40), (50, 60), (-60, 50)):
+            coalition.mouse.click(cx + dx, cy + dy)
+        coalition.click("#draw-finish")
+        assert coalition.inner_text("#area-state") == "area of 4 corners"
+        coalition.click("#compose button[type=submit]")
+        sent = wait_for(
+            coalition,
+            "() => window.cop.outbox.find(m => m.kind === 'notification')",
+            10,
+            "the notification in the outbox",
+        )
+        wait_for(coalition, "() => window.cop.notificationAreas >= 1", 10, "the area on the map")
+        russia.click(".tab[data-tab='hotline']")
+        row = f"#messages li[data-id='{sent['id']}']"
+        russia.wait_for_selector(row, timeout=15000)
+        wait_for(russia, "() => window.cop.notificationAreas >= 1", 10, "the area at the recipient")
+        russia.click(row)
+        russia.wait_for_selector("#message-detail .conflicts", timeout=10000)
+        assert "Russian military police" in russia.inner_text("#message-detail .conflicts")
+        russia.click("#message-detail button.draft")
+        wait_for(
+            russia,
+            "() => document.querySelector('#message-detail textarea').value.length > 0",
+            10,
+            "the drafted answer",
+        )
+        russia.click("#message-detail button.respond")
+        screenshot(russia, "test_web_notification_russia")
+        answered = f"() => window.cop.outbox.find(m => m.id === '{sent['id']}' && m.acked)"
+        wait_for(coalition, answered, 20, "the answer back at the sender")
+        screenshot(coalition, "test_web_notification_coalition")
+    finally:
+        for c in contexts:
+            c.close()

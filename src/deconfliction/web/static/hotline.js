@@ -126,14 +126,14 @@ async function openMessage(id) {
   const conflicts = message.conflicts || [];
   const thread = (message.thread || []).filter((m) => m.id !== message.id);
   const reply = el("textarea", { rows: 3, placeholder: "Response", "aria-label": "Response" });
-  detail.replaceChildren(
+  detail.replaceChildren(...[
     el("h4", {}, message.subject),
     el("div", { class: "meta" }, `${message.kind} · ${message.priority} · ${partyName(message.sender)} → ${partyName(message.recipient)} · ${fmtTime(message.created)}`),
     message.activity ? el("div", {}, `${message.activity}: ${fmtTime(message.window_start)} – ${fmtTime(message.window_end)}`) : null,
     el("div", { class: "body" }, message.body || ""),
     conflicts.length ? el("div", { class: "conflicts" },
       el("strong", {}, `Conflicts with your picture (${conflicts.length}):`),
-      el("ul", {}, conflicts.map((c) => el("li", {}, `${c.kind || ""} ${c.name || c.id}${c.distance_m !== undefined ? ` (${Math.round(c.distance_m)} m)` : ""}`)))) : null,
+      el("ul", {}, conflicts.map((c) => el("li", {}, c.sentence || `${c.kind || ""} ${c.name || c.id}`)))) : null,
     thread.length ? el("div", { class: "thread" }, thread.map((m) =>
       el("div", {}, `${fmtTime(m.created)} ${partyName(m.sender)}: ${m.kind} — ${m.subject}${m.body ? ` · ${m.body}` : ""}`))) : null,
     el("div", { class: "actions" },
@@ -142,10 +142,24 @@ async function openMessage(id) {
     incoming && message.kind !== "ack" && message.kind !== "response" ? el("div", {},
       reply,
       el("div", { class: "actions" },
-        conflicts.length ? el("button", { type: "button", onclick: () => { reply.value = draftFromConflicts(message, conflicts); } }, "Draft from conflicts") : null,
+        conflicts.length ? el("button", { type: "button", class: "draft", onclick: () => draftInto(reply, message, conflicts) }, "Draft from conflicts") : null,
         el("button", { type: "button", class: "respond", onclick: () => respond(id, reply.value) }, "Respond"))) : null,
-  );
+  ].filter(Boolean));
   detail.hidden = false;
+}
+
+/** The service drafts the answer from the conflicts when it can; else a plain one. */
+async function draftInto(reply, message, conflicts) {
+  if (state.paths.has("/api/v1/hotline/{message_id}/draft")) {
+    try {
+      const draft = await get(`/hotline/${encodeURIComponent(message.id)}/draft`);
+      reply.value = (draft && (draft.body || draft.text)) || draftFromConflicts(message, conflicts);
+      return;
+    } catch (error) {
+      cop.errors.push(`draft: ${error.message}`);
+    }
+  }
+  reply.value = draftFromConflicts(message, conflicts);
 }
 
 function draftFromConflicts(message, conflicts) {
@@ -166,7 +180,8 @@ async function acknowledge(id) {
 
 async function respond(id, body) {
   try {
-    await post(`/hotline/${encodeURIComponent(id)}/respond`, { subject: "Response", body });
+    // An empty answer lets the service draft it (from the conflicts, for a notification).
+    await post(`/hotline/${encodeURIComponent(id)}/respond`, body.trim() ? { body } : {});
   } catch (error) {
     detail.append(el("div", { class: "error" }, `Response failed: ${error.message}`));
     return;
