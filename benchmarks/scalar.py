@@ -38,10 +38,11 @@ RULE_ORDER: tuple[Rule, ...] = (
     Rule.LINE_APPROACH,
     Rule.ZONE_VIOLATION,
     Rule.SITE_THREAT,
+    Rule.FORCE_MASSING,
     Rule.DEFENCE_WEAKENED,
     Rule.DEFENCE_OUTNUMBERED,
-    Rule.FORCE_MASSING,
 )
+"""DESIGN section 5's order, in which an evaluation's events come out (docs/rules.md)."""
 
 
 @dataclass(slots=True)
@@ -211,9 +212,11 @@ class ScalarEngine:
                 state.trail = [state.current]
             self._defence(picture, by_rule)
             massing = self._massing(picture)
-            for rule in RULE_ORDER[:-1]:
+            for rule in RULE_ORDER:
+                if rule == Rule.FORCE_MASSING:
+                    events.extend(massing)
+                    continue
                 events.extend(e for _, e in sorted(by_rule[rule], key=lambda item: item[0]))  # type: ignore[arg-type, return-value]
-            events.extend(massing)
         return events
 
     def _event(

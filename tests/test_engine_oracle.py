@@ -504,13 +504,6 @@ def test_engine_matches_reference_on_tangles(seed: int) -> None:
     assert_same(got, want)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="docs/rules.md orders an evaluation's events by party, rule (its table's order: "
-    "line.approach, zone.violation, site.threat, defence.weakened, defence.outnumbered, "
-    "force.massing), then key; the engine emits zone.violation before line.approach, "
-    "site.threat by unit rather than by (site, unit), and force.massing before defence",
-)
 def test_engine_orders_each_evaluation_like_the_reference() -> None:
     got, want = replay(small(seed=4, reports=4000, units=400, sites=16, batch_size=250))
     assert got.order == want.order

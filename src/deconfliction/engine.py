@@ -78,6 +78,8 @@ class Engine:
         self._pictures = {p.id: Picture(p.id, self.roster, self.projection) for p in self.parties}
         self._watches = {p.id: Watch() for p in self.parties}
         self._geometries: dict[str, LineGeometry] = {}
+        self._contexts: dict[str, Context] = {}
+        self._party_rank = {p.id: i for i, p in enumerate(self.parties)}
         self._site_tables: dict[str, SiteTable] = {}
         self._build_geometry()
 
@@ -118,6 +120,8 @@ class Engine:
         """Apply a batch of reports, then evaluate every rule once."""
         if not len(batch):
             return self.advance(self.now)
+        if len(batch) == 1:
+            return self._ingest_one(batch)
         units = self.roster.indices(batch.unit)
         observers = np.unique(batch.observer)
         for observer in observers.tolist():
@@ -132,6 +136,37 @@ class Engine:
             sub = batch if rows.size == len(batch) else batch.take(rows)
             applied[party.id] = self._pictures[party.id].apply(sub, units[rows])
         return self._evaluate(now_us, applied, massing_due=self._massing_due())
+
+    def _ingest_one(self, batch: ReportBatch) -> list[AlertEvent]:
+        """The live path: one report, scalar work for its unit, the same rules as `ingest`."""
+        unit_id = batch.unit[0]
+        unit = self.roster.unit_index.get(unit_id)
+        if unit is None:
+            raise UnknownUnitError(str(unit_id))
+        observer = batch.observer[0]
+        picture = self._pictures.get(observer)
+        if picture is None:
+            raise EngineError(f"unknown observer party '{observer}'")
+        now_us = self._tick(int(batch.time_us[0]))
+        one = picture.apply_one(batch, unit)
+        massing_due = self._massing_due()
+        events: list[AlertEvent] = []
+        nothing = _NOTHING
+        for party in self.parties:
+            ctx = self._context(party.id, now_us, None)
+            touched = nothing
+            if one is not None and party.id == observer:
+                touched = np.array([unit], dtype=np.int64)
+                distance = ctx.sites.distances(float(picture.x[unit]), float(picture.y[unit]))
+                massing.refresh_one(ctx, unit, distance)
+                events += zones.evaluate_one(ctx, one)
+                events += threat.evaluate_one(ctx, one, distance)
+            if massing_due:
+                events += massing.evaluate(ctx)
+            events += defence.evaluate(ctx, touched)
+        for extension in self.extensions:
+            events += extension(self, now_us)
+        return _ordered(events, self._party_rank)
 
     def advance(self, now: datetime | None = None) -> list[AlertEvent]:
         """Move the clock without reports (live mode, or a replay's scripted events)."""
@@ -161,19 +196,24 @@ class Engine:
                 events += threat.evaluate(ctx)
             if massing_due:
                 events += massing.evaluate(ctx)
-            events += defence.evaluate(ctx)
+            events += defence.evaluate(ctx, ctx.applied.units)
         for extension in self.extensions:
             events += extension(self, now_us)
-        return events
+        return _ordered(events, self._party_rank)
 
     def _context(self, party: str, now_us: int, applied: Applied | None) -> Context:
         picture = self._pictures[party]
         picture.grow()
+        cached = self._contexts.get(party)
+        if cached is not None and cached.picture.capacity == len(self.roster):
+            cached.now_us = now_us
+            cached.applied = applied or _nothing_applied()
+            return cached
         lines = [g for g in self._geometries.values() if party in g.line.parties()]
         sites = self._site_tables[party]
         watch = self._watches[party]
         watch.fit(picture.capacity, [g.line.id for g in lines], len(sites))
-        return Context(
+        self._contexts[party] = Context(
             party=party,
             party_index=self.roster.party_index[party],
             picture=picture,
@@ -186,6 +226,7 @@ class Engine:
             now_us=now_us,
             applied=applied or _nothing_applied(),
         )
+        return self._contexts[party]
 
     # Reading -----------------------------------------------------------------------------
 
@@ -263,6 +304,7 @@ class Engine:
         return points
 
     def _build_geometry(self) -> None:
+        self._contexts.clear()
         projection = Projection.for_theatre(self._anchor_points())
         if projection.epsg != self.projection.epsg:
             self.projection = projection
@@ -340,6 +382,35 @@ class PictureView:
         if index is None or index >= self._picture.capacity or not self._picture.seen[index]:
             return None
         return self._picture.state(index, self._engine.now_us or 0)
+
+
+_NOTHING = np.zeros(0, dtype=np.int64)
+
+_RULE_RANK = {rule: i for i, rule in enumerate(Rule)}
+
+
+def _ordered(events: list[AlertEvent], party_rank: dict[str, int]) -> list[AlertEvent]:
+    """An evaluation's events by party, rule, then key (docs/rules.md).
+
+    Massing alerts keep the order the matching produced them in (oldest alert first,
+    then new clusters by their first unit), which is already their key order.
+    """
+    if len(events) < 2:
+        return events
+
+    def key(e: AlertEvent) -> tuple[int, int, tuple[str, ...]]:
+        rule = e.rule
+        if rule == Rule.FORCE_MASSING:
+            sub: tuple[str, ...] = ()
+        elif rule in (Rule.LINE_APPROACH, Rule.ZONE_VIOLATION):
+            sub = (e.line or "", *e.units)
+        elif rule in (Rule.HOTLINE_UNACKNOWLEDGED, Rule.NOTIFICATION_CONFLICT):
+            sub = (e.ref or "",)
+        else:
+            sub = (e.site or "", *e.units)
+        return (party_rank.get(e.party, len(party_rank)), _RULE_RANK[rule], sub)
+
+    return sorted(events, key=key)
 
 
 def _nothing_applied() -> Applied:
