@@ -273,3 +273,12 @@ def test_columns_equal_the_models_on_a_valid_file(tmp_path: Path) -> None:
         assert getattr(batch, name).tolist() == getattr(expected, name).tolist()
     assert batch.equipment == expected.equipment
     assert loaded.to_scenario().reports == models
+
+
+def test_a_key_given_twice_in_yaml_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "twice.yaml"
+    text = yaml.safe_dump(example(), sort_keys=False)
+    path.write_text(text.replace("name: Example\n", "name: Example\nname: Again\n", 1))
+    assert errors_of(path) == [
+        f"{path}: line 2, column 1: malformed YAML: duplicate key 'name' (first given on line 1)"
+    ]

@@ -37,8 +37,37 @@ BUILTIN_PACKAGE = "deconfliction.scenario.builtin"
 _FIELDS = tuple(Scenario.model_fields)
 _BEFORE_REPORTS = frozenset(_FIELDS[: _FIELDS.index("reports")])
 
-# libyaml's loader when PyYAML has it: several times faster on large files
-_YamlLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# libyaml's parser when PyYAML has it: several times faster on large files
+_BaseLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _YamlLoader(_BaseLoader):  # type: ignore[misc]
+    """A safe loader that refuses a key given twice in one mapping.
+
+    YAML would keep the last silently: a second `reports:` or `lon:` in a hand-written
+    scenario is a mistake worth naming.
+    """
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if (
+                not isinstance(key_node, yaml.ScalarNode)
+                or key_node.tag == "tag:yaml.org,2002:merge"
+            ):
+                continue
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"duplicate key '{key}' (first given on line {seen[key]})",
+                    key_node.start_mark,
+                )
+            seen[key] = line
+        mapping: dict[Any, Any] = super().construct_mapping(node, deep=deep)
+        return mapping
 
 
 @dataclass(frozen=True, slots=True)
