@@ -149,3 +149,15 @@ def test_a_progress_bar_never_reaches_stdout(scenario_file: Path) -> None:
         "open",
         "resolved",
     ]
+
+
+def test_a_database_that_cannot_be_opened(scenario_file: Path, tmp_path: Path) -> None:
+    nowhere = tmp_path / "missing-dir" / "replay.sqlite"
+    result = runner.invoke(app, ["scenario", "run", str(scenario_file), "--db", str(nowhere)])
+    assert result.exit_code == 2
+    assert f"{nowhere}: cannot open the database" in result.stderr
+    not_sqlite = tmp_path / "notes.sqlite"
+    not_sqlite.write_text("not a database, just notes\n" * 100)
+    result = runner.invoke(app, ["alerts", "--db", str(not_sqlite)])
+    assert result.exit_code == 2
+    assert f"{not_sqlite}: cannot open the database" in result.stderr

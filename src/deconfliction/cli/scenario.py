@@ -82,9 +82,7 @@ def run(
     try:
         loaded = load_columns(scenario)
         if db is not None:
-            from ..store import SQLiteStore
-
-            store = SQLiteStore(db)
+            store = _open_store(db)
         replay = Replay(loaded, store=store)
         show = (
             progress
@@ -111,6 +109,18 @@ def run(
         f"{loaded.source}: {replay.total:,} reports replayed in {elapsed:.2f} s, {count:,} events",
         style="dim",
     )
+
+
+def _open_store(db: Path) -> Any:
+    """The SQLite store at `db`, or an input error naming the file and what is wrong."""
+    import sqlite3
+
+    from ..store import SQLiteStore
+
+    try:
+        return SQLiteStore(db)
+    except (sqlite3.Error, OSError) as error:
+        raise _fail([f"{db}: cannot open the database: {error}"]) from None
 
 
 def _with_progress(replay: Any, console: Console) -> Iterator[dict[str, Any]]:
@@ -236,7 +246,7 @@ def alerts(
 ) -> None:
     """List the alerts stored in a database, party by party, in the order they opened."""
     from ..model import AlertState
-    from ..store import AlertQuery, SQLiteStore
+    from ..store import AlertQuery
 
     if not db.is_file():
         raise _fail([f"{db}: no such database"])
@@ -246,7 +256,7 @@ def alerts(
             wanted_state = AlertState(state)
         except ValueError:
             raise _fail([f"--state: expected open or resolved, got '{state}'"]) from None
-    store = SQLiteStore(db)
+    store = _open_store(db)
     try:
         parties = [p.id for p in store.parties()]
         if party is not None:
