@@ -183,7 +183,7 @@ def steady_client(
 
     async def run() -> list[float]:
         limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
-        async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as c:
+        async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits) as c:
             await c.get("/api/v1/health")
             while time.time() < start_at:
                 await asyncio.sleep(0.001)
@@ -192,9 +192,12 @@ def steady_client(
             async def one(k: int) -> float:
                 due = begin + k / rate
                 await asyncio.sleep(max(0.0, due - time.perf_counter()))
-                r = await c.post("/api/v1/reports", content=bodies[k], headers=headers)
-                r.raise_for_status()
-                return time.perf_counter() - due
+                try:
+                    r = await c.post("/api/v1/reports", content=bodies[k], headers=headers)
+                except httpx.HTTPError:
+                    return float("inf")
+                # a refused or failed request counts as never answered
+                return time.perf_counter() - due if r.status_code == 200 else float("inf")
 
             return list(await asyncio.gather(*(one(k) for k in range(n))))
 
@@ -236,7 +239,10 @@ def alert_probe(url: str, token: str, probes: int, seconds: float, out: Any) -> 
                 "lat": 35.33,
             }
             sent[unit] = time.perf_counter()
-            c.post("/api/v1/reports", json=body, headers=headers).raise_for_status()
+            try:
+                c.post("/api/v1/reports", json=body, headers=headers)
+            except httpx.HTTPError:
+                pass  # its event never arrives, and counts as infinitely late
             time.sleep(seconds / probes)
     deadline = time.time() + 5
     while len(arrived) < len(sent) and time.time() < deadline:
@@ -254,7 +260,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--size", type=int, default=1000)
     parser.add_argument("--rate", type=float, default=1000.0, help="single-report POSTs per s")
-    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--seconds", type=float, default=5.0)
     args = parser.parse_args()
 
     from deconfliction.cli.service import initialise
@@ -295,7 +301,7 @@ def main() -> None:
         probe = context.Process(target=alert_probe, args=(url, token, 50, args.seconds, queue))
         for p in [*steady, probe]:
             p.start()
-        results = [queue.get() for _ in range(clients + 1)]
+        results = [queue.get(timeout=600) for _ in range(clients + 1)]
         for p in [*steady, probe]:
             p.join()
     finally:
@@ -306,12 +312,18 @@ def main() -> None:
     steady_latencies = [x for r in results if r is not probe_latencies for x in r]
     p99 = float(np.percentile(np.array(steady_latencies), 99)) * 1000
     alert_p99 = float(np.percentile(np.array(probe_latencies), 99)) * 1000
+    answered = sum(1 for x in steady_latencies if x != float("inf"))
+    print(f"# {answered} of {len(steady_latencies)} single-report POSTs answered", file=sys.stderr)
 
     print(f"api.ingest.throughput {throughput:.0f} reports/s")
     print(f"api.ingest.ceiling {ceiling:.0f} reports/s")
     print(f"api.ingest.ceiling_ratio {throughput / ceiling:.2f} ratio")
     print(f"api.ingest.latency_p99 {p99:.1f} ms")
     print(f"api.alert.latency_p99 {alert_p99:.1f} ms")
+    load = os.getloadavg()[0]
+    print(
+        f"# {os.cpu_count()} CPUs, load average {load:.1f} at the end of the run", file=sys.stderr
+    )
     print(
         "# targets: throughput >= 100000 reports/s, ceiling_ratio >= 0.5,"
         " ingest p99 <= 20 ms, alert p99 <= 100 ms",
