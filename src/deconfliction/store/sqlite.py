@@ -16,9 +16,7 @@ import orjson
 from ..batch import ReportBatch, from_us, to_us
 from ..model import (
     Actor,
-    Alert,
     AlertEvent,
-    Incident,
     Line,
     Party,
     Report,
@@ -27,23 +25,19 @@ from ..model import (
     Unit,
 )
 from . import tables
+from .alerts import AlertQueries
 from .base import (
-    Ack,
-    AlertPage,
-    AlertQuery,
     Change,
     IngestResult,
     LoggedBatch,
     Reference,
-    Role,
     StoredEvent,
-    Token,
 )
 from .migrations import migrate
+from .records import RecordQueries
 from .rows import (
     REPORT_COLUMNS,
     batch_from_rows,
-    fold,
     report_from_row,
     report_rows,
     with_ids,
@@ -58,7 +52,7 @@ _ID_CHUNK = 900
 EventListener = Callable[[list[StoredEvent]], None]
 
 
-class SQLiteStore:
+class SQLiteStore(AlertQueries, RecordQueries):
     """A `Store` on one SQLite file.
 
     `synchronous="full"` (the default) makes every commit reach the disk before the
@@ -471,172 +465,3 @@ class SQLiteStore:
                 )
             )
         return out
-
-    # alerts --------------------------------------------------------------------
-
-    def alerts(self, query: AlertQuery) -> AlertPage:
-        """A page of `query.party`'s alerts in the order they opened."""
-        where = ["party = ?", "num > ?"]
-        params: list[Any] = [query.party, query.after or 0]
-        if query.state is not None:
-            where.append("state = ?")
-            params.append(str(query.state))
-        if query.rule is not None:
-            where.append("rule = ?")
-            params.append(query.rule)
-        if query.severity is not None:
-            where.append("severity = ?")
-            params.append(query.severity)
-        if query.since is not None:
-            where.append("time_us >= ?")
-            params.append(to_us(query.since))
-        params.append(query.limit + 1)
-        rows = self._read(
-            f"SELECT num, document FROM alerts WHERE {' AND '.join(where)} ORDER BY num LIMIT ?",
-            params,
-        )
-        alerts = [Alert.model_validate_json(doc) for _, doc in rows[: query.limit]]
-        more = len(rows) > query.limit
-        return AlertPage(alerts, rows[query.limit - 1][0] if more else None)
-
-    def alert(self, party: str, alert_id: str) -> Alert | None:
-        rows = self._read(
-            "SELECT document FROM alerts WHERE party = ? AND id = ?", (party, alert_id)
-        )
-        return Alert.model_validate_json(rows[0][0]) if rows else None
-
-    def alerts_at(self, party: str, at: datetime) -> list[Alert]:
-        """`party`'s alerts as they stood at `at`: those opened by then, in their state then."""
-        rows = self._read(
-            "SELECT document FROM alert_events WHERE party = ? AND time_us <= ? ORDER BY seq",
-            (party, to_us(at)),
-        )
-        state: dict[str, Alert] = {}
-        for (doc,) in rows:
-            event = AlertEvent.model_validate_json(doc)
-            state[event.id] = fold(state.get(event.id), event)
-        return list(state.values())
-
-    def alert_events(self, party: str, alert_id: str) -> list[StoredEvent]:
-        rows = self._read(
-            "SELECT seq, document FROM alert_events WHERE party = ? AND alert = ? ORDER BY seq",
-            (party, alert_id),
-        )
-        return [StoredEvent(seq, AlertEvent.model_validate_json(doc)) for seq, doc in rows]
-
-    def events_since(self, party: str, seq: int, limit: int = 1000) -> list[StoredEvent]:
-        """`party`'s events after sequence number `seq`, oldest first."""
-        rows = self._read(
-            "SELECT seq, document FROM alert_events WHERE party = ? AND seq > ?"
-            " ORDER BY seq LIMIT ?",
-            (party, seq, limit),
-        )
-        return [StoredEvent(s, AlertEvent.model_validate_json(doc)) for s, doc in rows]
-
-    def last_event_seq(self, party: str) -> int:
-        rows = self._read("SELECT MAX(seq) FROM alert_events WHERE party = ?", (party,))
-        return int(rows[0][0] or 0)
-
-    def add_ack(self, ack: Ack) -> None:
-        self._writer.run(
-            lambda c: c.execute(
-                "INSERT INTO alert_acks (alert, party, who, at_us) VALUES (?, ?, ?, ?)",
-                (ack.alert, ack.party, ack.who, to_us(ack.at)),
-            )
-        )
-
-    def last_acks(self, party: str, alert_ids: Sequence[str]) -> dict[str, Ack]:
-        """The latest acknowledgement of each of the alerts that has one."""
-        out: dict[str, Ack] = {}
-        for start in range(0, len(alert_ids), _ID_CHUNK):
-            chunk = list(alert_ids[start : start + _ID_CHUNK])
-            marks = ",".join("?" * len(chunk))
-            rows = self._read(
-                f"SELECT alert, who, at_us FROM alert_acks WHERE party = ? AND alert IN ({marks})"
-                " ORDER BY id",
-                [party, *chunk],
-            )
-            for alert, who, at in rows:
-                out[alert] = Ack(alert, party, who, from_us(at))
-        return out
-
-    def acks(self, party: str, alert_id: str) -> list[Ack]:
-        rows = self._read(
-            "SELECT who, at_us FROM alert_acks WHERE party = ? AND alert = ? ORDER BY id",
-            (party, alert_id),
-        )
-        return [Ack(alert_id, party, who, from_us(at)) for who, at in rows]
-
-    # incidents -----------------------------------------------------------------
-
-    def put_incident(self, incident: Incident) -> None:
-        self._writer.run(
-            lambda c: c.execute(
-                "INSERT INTO incidents (id, party, time_us, document) VALUES (?, ?, ?, ?)",
-                (incident.id, incident.party, to_us(incident.time), incident.model_dump_json()),
-            )
-        )
-
-    def incidents(self, party: str | None = None) -> list[Incident]:
-        """Incidents of `party` and those of no party; all of them when `party` is None."""
-        if party is None:
-            rows = self._read("SELECT document FROM incidents ORDER BY time_us, id")
-        else:
-            rows = self._read(
-                "SELECT document FROM incidents WHERE party = ? OR party IS NULL"
-                " ORDER BY time_us, id",
-                (party,),
-            )
-        return [Incident.model_validate_json(doc) for (doc,) in rows]
-
-    def incident_exists(self, incident_id: str) -> bool:
-        return bool(self._read("SELECT 1 FROM incidents WHERE id = ?", (incident_id,)))
-
-    def incident(self, party: str, incident_id: str) -> Incident | None:
-        rows = self._read(
-            "SELECT document FROM incidents WHERE id = ? AND (party = ? OR party IS NULL)",
-            (incident_id, party),
-        )
-        return Incident.model_validate_json(rows[0][0]) if rows else None
-
-    # tokens --------------------------------------------------------------------
-
-    def add_token(self, party: str, role: Role, token_hash: str, created: datetime) -> int:
-        def job(c: sqlite3.Connection) -> int:
-            cursor = c.execute(
-                "INSERT INTO tokens (party, role, hash, created_us) VALUES (?, ?, ?, ?)",
-                (party, str(role), token_hash, to_us(created)),
-            )
-            return int(cursor.lastrowid or 0)
-
-        return int(self._writer.run(job))
-
-    def token_by_hash(self, token_hash: str) -> tuple[Token, str] | None:
-        rows = self._read(
-            "SELECT id, party, role, created_us, revoked_us, hash FROM tokens WHERE hash = ?",
-            (token_hash,),
-        )
-        if not rows:
-            return None
-        return _token(rows[0][:5]), rows[0][5]
-
-    def tokens(self) -> list[Token]:
-        rows = self._read("SELECT id, party, role, created_us, revoked_us FROM tokens ORDER BY id")
-        return [_token(r) for r in rows]
-
-    def revoke_token(self, token_id: int, at: datetime) -> bool:
-        def job(c: sqlite3.Connection) -> bool:
-            cursor = c.execute(
-                "UPDATE tokens SET revoked_us = ? WHERE id = ? AND revoked_us IS NULL",
-                (to_us(at), token_id),
-            )
-            return cursor.rowcount > 0
-
-        return bool(self._writer.run(job))
-
-
-def _token(row: Sequence[Any]) -> Token:
-    token_id, party, role, created, revoked = row
-    return Token(
-        token_id, party, Role(role), from_us(created), None if revoked is None else from_us(revoked)
-    )
