@@ -10,6 +10,7 @@ so that one bad event costs only itself.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 import re
@@ -97,6 +98,13 @@ def strip_frame(frame: bytes) -> bytes:
     if match:
         frame = frame[match.end() :]
     return frame.strip()
+
+
+def _without_declaration(frame: bytes) -> bytes:
+    # The framer starts frames at their first '<': an XML declaration, if any, is there.
+    if frame.startswith(b"<?xml"):
+        return frame[frame.find(b"?>") + 2 :]
+    return frame
 
 
 def _refused(exc: Exception) -> CotError:
@@ -195,13 +203,11 @@ def parse_frames(frames: Sequence[bytes]) -> tuple[list[CotEvent], list[str]]:
     errors: list[str] = []
     for start in range(0, len(frames), GROUP):
         group = frames[start : start + GROUP]
-        try:
-            bodies = [strip_frame(frame) for frame in group]
-            results: list[CotEvent | CotError] | None = _stream(
-                b"<cot>" + b"".join(bodies) + b"</cot>", 2
-            )
-        except CotError:
-            results = None
+        document = b"<cot>" + b"".join(map(_without_declaration, group)) + b"</cot>"
+        results: list[CotEvent | CotError] | None = None
+        if not _FORBIDDEN.search(document):
+            with contextlib.suppress(CotError):
+                results = _stream(document, 2)
         if results is None or len(results) != len(group):
             # A frame that is not exactly one well-formed event spoils its group's
             # document; parsed one by one, it costs only itself.
