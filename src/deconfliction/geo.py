@@ -155,6 +155,23 @@ class LineGeometry:
         out[shapely.contains_xy(self.right_area, x, y)] = AREA_RIGHT
         return out
 
+    def area_of(self, x: float, y: float) -> int:
+        """The scalar form of `areas`."""
+        if shapely.contains_xy(self.left_area, x, y):
+            return AREA_LEFT
+        if shapely.contains_xy(self.right_area, x, y):
+            return AREA_RIGHT
+        return AREA_NONE
+
+    def within_one(self, x: float, y: float, distance_m: float) -> bool:
+        """The scalar form of `within`."""
+        inner, outer = self._buffers(distance_m)
+        if shapely.contains_xy(inner, x, y):
+            return True
+        if not shapely.contains_xy(outer, x, y):
+            return False
+        return bool(shapely.dwithin(self.path, Point(x, y), distance_m))
+
     def within(self, x: FloatArray, y: FloatArray, distance_m: float) -> NDArray[np.bool_]:
         """Whether each point is within `distance_m` of the line itself (not its extensions)."""
         out = np.zeros(x.shape[0], dtype=bool)

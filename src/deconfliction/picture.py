@@ -194,6 +194,18 @@ class Applied:
     row_t: IntArray
 
 
+@dataclass(frozen=True, slots=True)
+class AppliedOne:
+    """What a single report changed in a picture (the live path)."""
+
+    unit: int
+    prev_seen: bool
+    prev_x: float
+    prev_y: float
+    prev_t: int
+    figures_changed: bool
+
+
 class Picture:
     """The latest state per unit, as numpy arrays indexed like the roster."""
 
@@ -349,6 +361,56 @@ class Picture:
             row_y=ry,
             row_t=rt,
         )
+
+    def apply_one(self, batch: ReportBatch, unit: int) -> AppliedOne | None:
+        """Fold one report (batch row 0) in with scalar work only; None if it is older."""
+        self.grow()
+        t = int(batch.time_us[0])
+        seen = bool(self.seen[unit])
+        if seen and t < int(self.t_us[unit]):
+            return None
+        lon = float(batch.lon[0])
+        lat = float(batch.lat[0])
+        x, y = self.projection.point(lon, lat)
+        applied = AppliedOne(
+            unit=unit,
+            prev_seen=seen,
+            prev_x=float(self.x[unit]),
+            prev_y=float(self.y[unit]),
+            prev_t=int(self.t_us[unit]),
+            figures_changed=False,
+        )
+        self.seen[unit] = True
+        self.t_us[unit] = t
+        self.x[unit] = x
+        self.y[unit] = y
+        self.lon[unit] = lon
+        self.lat[unit] = lat
+        changed = False
+        strength = int(batch.strength[0])
+        if strength >= 0 and strength != int(self.strength[unit]):
+            self.strength[unit] = strength
+            changed = True
+        counts = batch.equipment[0] if batch.equipment is not None else None
+        if counts:
+            for name, count in counts.items():
+                column = self.roster.equipment_column(name)
+                if column >= self.equipment.shape[1]:
+                    self.grow()
+                if int(self.equipment[unit, column]) != count:
+                    self.equipment[unit, column] = count
+                    changed = True
+        if changed and seen:
+            return AppliedOne(unit, seen, applied.prev_x, applied.prev_y, applied.prev_t, True)
+        return applied
+
+    def reach_of(self, unit: int) -> float:
+        """One unit's reach (the scalar form of `reach`)."""
+        held = self.equipment[unit] > 0
+        best = (
+            float(self.roster.equipment_reach[: held.shape[0]][held].max()) if held.any() else 0.0
+        )
+        return max(float(self.roster.kind_reach[unit]), best)
 
     # Reading ---------------------------------------------------------------------------
 

@@ -33,6 +33,11 @@ class SiteTable:
     def __len__(self) -> int:
         return len(self.sites)
 
+    def distances(self, x: float, y: float) -> NDArray[np.float64]:
+        """Metres from one point to every site (for a single report, cheaper than the tree)."""
+        out: NDArray[np.float64] = np.hypot(self.x - x, self.y - y)
+        return out
+
     def nearest(self, x: NDArray[np.float64], y: NDArray[np.float64]) -> NDArray[np.float64]:
         """Metres from each point to the nearest site (inf when there are none)."""
         if self.tree is None or not x.shape[0]:
@@ -70,6 +75,8 @@ class Watch:
     defence_max: NDArray[np.int64] | None = None
     own_sum: NDArray[np.int64] | None = None
     last_figures: NDArray[np.int64] | None = None
+    next_expiry_us: int = -1
+    """When the first counted unit goes stale; until then no freshness can flip."""
     other_sum: NDArray[np.int64] | None = None
     counted: NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool))
     counted_x: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))

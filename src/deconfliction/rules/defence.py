@@ -13,44 +13,63 @@ from . import Context
 IntArray = NDArray[np.int64]
 
 
-def strengths(ctx: Context) -> tuple[IntArray, IntArray]:
-    """(own, other) fresh strength within the defence radius of each of our sites.
+def strengths(ctx: Context, touched: IntArray) -> tuple[IntArray, IntArray, bool]:
+    """(own, other) fresh strength within the defence radius of each of our sites, and
+    whether either moved since the last evaluation.
 
-    The sums are kept up to date incrementally: only units the last batch touched, and
-    units that went stale or fresh since the last evaluation, are taken out at the place
-    and strength they were counted with and put back as they are now. A live stream of
-    single reports then costs a few small look-ups, not a pass over the whole picture.
+    The sums are kept up to date incrementally: only the units a batch touched, and units
+    that went stale since the last evaluation, are taken out at the place and strength
+    they were counted with and put back as they are now. A live stream of single reports
+    then costs a few small look-ups, not a pass over the whole picture.
     """
     sites, pic, settings, watch = ctx.sites, ctx.picture, ctx.settings, ctx.watch
     n = len(sites)
-    if not n:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    fresh = pic.fresh(ctx.now_us, settings.stale_after_s)
     counted = watch.counted
+    stale_us = int(settings.stale_after_s * 1_000_000)
     if watch.own_sum is None or watch.own_sum.shape[0] != n:
         watch.own_sum = np.zeros(n, dtype=np.int64)
         watch.other_sum = np.zeros(n, dtype=np.int64)
         counted[:] = False
-        changed = np.flatnonzero(fresh)
-    else:
+        changed = np.flatnonzero(pic.fresh(ctx.now_us, settings.stale_after_s))
+        watch.next_expiry_us = -1
+    elif ctx.now_us > watch.next_expiry_us:
+        # Someone counted may have gone stale: compare the whole picture.
+        fresh = pic.fresh(ctx.now_us, settings.stale_after_s)
         flipped = np.flatnonzero(fresh != counted[: fresh.shape[0]])
-        touched = ctx.applied.units
-        changed = np.union1d(flipped, touched[counted[touched] | fresh[touched]])
+        changed = np.union1d(flipped, touched) if touched.size else flipped
+    else:
+        changed = touched
     assert watch.other_sum is not None
-    mine = ctx.roster.unit_party == ctx.party_index
-    out = changed[counted[changed]]
-    if out.size:
+    if not changed.size:
+        return watch.own_sum, watch.other_sum, False
+    before = (watch.own_sum.copy(), watch.other_sum.copy())
+    t = pic.t_us[changed]
+    fresh_now = pic.seen[changed] & (ctx.now_us - t <= stale_us)
+    mine = ctx.roster.unit_party[changed] == ctx.party_index
+    was = counted[changed]
+    if was.any():
+        out = changed[was]
         _add(
-            ctx, watch.counted_x[out], watch.counted_y[out], -watch.counted_strength[out], mine[out]
+            ctx, watch.counted_x[out], watch.counted_y[out], -watch.counted_strength[out], mine[was]
         )
-    back = changed[fresh[changed]]
-    if back.size:
-        _add(ctx, pic.x[back], pic.y[back], pic.strength[back], mine[back])
+    if fresh_now.any():
+        back = changed[fresh_now]
+        _add(ctx, pic.x[back], pic.y[back], pic.strength[back], mine[fresh_now])
         watch.counted_x[back] = pic.x[back]
         watch.counted_y[back] = pic.y[back]
         watch.counted_strength[back] = pic.strength[back]
-    counted[changed] = fresh[changed]
-    return watch.own_sum.copy(), watch.other_sum.copy()
+    counted[changed] = fresh_now
+    if watch.next_expiry_us < 0 or ctx.now_us > watch.next_expiry_us:
+        live = counted[: pic.t_us.shape[0]]
+        watch.next_expiry_us = (
+            int(pic.t_us[live].min()) + stale_us if live.any() else np.iinfo(np.int64).max
+        )
+    elif fresh_now.any():
+        watch.next_expiry_us = min(watch.next_expiry_us, int(t[fresh_now].min()) + stale_us)
+    moved = not (
+        np.array_equal(before[0], watch.own_sum) and np.array_equal(before[1], watch.other_sum)
+    )
+    return watch.own_sum, watch.other_sum, moved
 
 
 def _add(
@@ -85,7 +104,10 @@ def _baseline(ctx: Context, own: IntArray) -> IntArray:
     if samples and samples[-1].shape[0] != own.shape[0]:
         times.clear()
         samples.clear()
-    if times and ctx.now_us - times[-1] < merge_us:
+    if samples and np.array_equal(samples[-1], own):
+        # The same figures again: the last sample now stands for this evaluation too.
+        times[-1] = ctx.now_us
+    elif times and ctx.now_us - times[-1] < merge_us:
         samples[-1] = np.maximum(samples[-1], own)
         times[-1] = ctx.now_us
     else:
@@ -106,11 +128,18 @@ def _baseline(ctx: Context, own: IntArray) -> IntArray:
     return watch.defence_max
 
 
-def evaluate(ctx: Context) -> list[AlertEvent]:
-    sites, settings = ctx.sites, ctx.settings
+def evaluate(ctx: Context, touched: IntArray) -> list[AlertEvent]:
+    """Both defence rules for every site of ours; `touched` are the units reports moved."""
+    sites, settings, watch = ctx.sites, ctx.settings, ctx.watch
     if not len(sites):
         return []
-    own, other = strengths(ctx)
+    own, other, moved = strengths(ctx, touched)
+    window_us = int(settings.defence_window_s * 1_000_000)
+    times = watch.defence_times
+    if not moved and times and times[0] > ctx.now_us - window_us:
+        # Nothing counted changed and no sample leaves the window: the states stand.
+        _baseline(ctx, own)
+        return []
     baseline = _baseline(ctx, own)
     level = (1.0 - settings.defence_drop) * baseline
     weakened = (baseline >= settings.defence_min_baseline) & (own <= level)
@@ -121,12 +150,12 @@ def evaluate(ctx: Context) -> list[AlertEvent]:
     watch = ctx.watch
     n = len(sites)
     # Only sites whose state flips, or whose figures moved while an alert is open, need words.
-    moved = np.ones(n, dtype=bool)
+    shifted = np.ones(n, dtype=bool)
     if watch.last_figures is not None and watch.last_figures.shape == (3, n):
-        moved = (watch.last_figures != np.stack([own, other, baseline])).any(axis=0)
+        shifted = (watch.last_figures != np.stack([own, other, baseline])).any(axis=0)
     watch.last_figures = np.stack([own, other, baseline])
     active = (weakened != watch.weakened[:n]) | (outnumbered != watch.outnumbered[:n])
-    active |= (weakened | outnumbered) & moved
+    active |= (weakened | outnumbered) & shifted
     for i in np.flatnonzero(active).tolist():
         site = sites.sites[i]
         key_w = (Rule.DEFENCE_WEAKENED, ctx.party, site.id)

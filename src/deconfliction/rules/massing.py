@@ -74,6 +74,19 @@ def refresh_flags(ctx: Context, units: IntArray) -> None:
     watch.covers[units] = covers
 
 
+def refresh_one(ctx: Context, unit: int, distance: NDArray[np.float64]) -> None:
+    """`refresh_flags` for one unit, given its distance to each of our sites."""
+    pic, settings = ctx.picture, ctx.settings
+    nearest = float(distance.min()) if distance.shape[0] else float("inf")
+    near = nearest <= settings.massing_near_m
+    reach = pic.reach_of(unit)
+    ctx.watch.covers[unit] = reach > 0.0 and nearest <= reach
+    if not near:
+        x, y = float(pic.x[unit]), float(pic.y[unit])
+        near = any(g.within_one(x, y, settings.massing_near_m) for g in ctx.lines)
+    ctx.watch.near[unit] = near
+
+
 def evaluate(ctx: Context) -> list[AlertEvent]:
     """Cluster fresh other units per bloc and match qualifying clusters to open alerts."""
     settings, pic, roster = ctx.settings, ctx.picture, ctx.roster

@@ -8,6 +8,7 @@ from numpy.typing import NDArray
 from .. import wording
 from ..lifecycle import Finding
 from ..model import AlertEvent, Rule, Severity
+from ..picture import AppliedOne
 from . import Context, describe_unit, figures
 
 IntArray = NDArray[np.int64]
@@ -66,6 +67,45 @@ def evaluate(ctx: Context) -> list[AlertEvent]:
         event = _raise(ctx, int(hit_u[i]), int(hit_s[i]), float(distance[i]), float(reach[i]))
         if event:
             events.append(event)
+    return events
+
+
+def evaluate_one(ctx: Context, one: AppliedOne, distance: NDArray[np.float64]) -> list[AlertEvent]:
+    """`evaluate` for the unit one report moved, given its distance to each of our sites."""
+    u = one.unit
+    watch = ctx.watch
+    n_sites = max(len(ctx.sites), 1)
+    lo, hi = np.searchsorted(watch.threat_keys, [u * n_sites, (u + 1) * n_sites])
+    before = (watch.threat_keys[lo:hi] - u * n_sites).tolist()
+    hits: list[int] = []
+    reach = 0.0
+    if int(ctx.roster.unit_party[u]) != ctx.party_index and watch.covers[u]:
+        reach = ctx.picture.reach_of(u)
+        hits = np.flatnonzero(distance <= reach).tolist()
+    if not before and not hits:
+        return []
+    watch.threat_keys = np.concatenate(
+        [
+            watch.threat_keys[:lo],
+            np.array(hits, dtype=np.int64) + u * n_sites,
+            watch.threat_keys[hi:],
+        ]
+    )
+    events: list[AlertEvent] = []
+    for site in sorted(set(before) - set(hits)):
+        event = ctx.book.resolve(
+            _key(ctx, u, site),
+            ctx.now_us,
+            f"{describe_unit(ctx, u)} is out of reach of {ctx.sites.sites[site].name}",
+        )
+        if event:
+            events.append(event)
+    known = set(before)
+    for site in hits:
+        if site not in known or one.figures_changed:
+            event = _raise(ctx, u, site, float(distance[site]), reach)
+            if event:
+                events.append(event)
     return events
 
 

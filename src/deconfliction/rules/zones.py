@@ -7,9 +7,10 @@ from numpy.typing import NDArray
 
 from .. import wording
 from ..batch import from_us
-from ..geo import AREA_LEFT, AREA_RIGHT, LineGeometry
+from ..geo import AREA_LEFT, AREA_NONE, AREA_RIGHT, LineGeometry
 from ..lifecycle import Finding
 from ..model import AlertEvent, Crossing, Rule, Severity
+from ..picture import AppliedOne
 from . import Context, describe_unit, figures
 
 
@@ -162,11 +163,82 @@ def _crossing(ctx: Context, geometry: LineGeometry, unit: int, own: int) -> Cros
         k -= 1
     if k == 0 or areas[k - 1] != own:
         return None
-    hit = geometry.first_crossing(xs[k - 1], ys[k - 1], xs[k], ys[k])
+    return _segment_crossing(ctx, geometry, xs[k - 1], ys[k - 1], ts[k - 1], xs[k], ys[k], ts[k])
+
+
+def _segment_crossing(
+    ctx: Context,
+    geometry: LineGeometry,
+    x0: float,
+    y0: float,
+    t0: int,
+    x1: float,
+    y1: float,
+    t1: int,
+) -> Crossing | None:
+    hit = geometry.first_crossing(x0, y0, x1, y1)
     if hit is None:
         return None
     cx, cy, fraction = hit
     lon, lat = ctx.picture.projection.lonlat(cx, cy)
     # Whole seconds: the interpolation is no finer than that.
-    t = round((ts[k - 1] + fraction * (ts[k] - ts[k - 1])) / 1e6) * 1_000_000
+    t = round((t0 + fraction * (t1 - t0)) / 1e6) * 1_000_000
     return Crossing(lon=round(lon, 6), lat=round(lat, 6), time=from_us(t))
+
+
+def evaluate_one(ctx: Context, one: AppliedOne) -> list[AlertEvent]:
+    """Both line rules for the unit one report moved (the live path, scalar work only)."""
+    events: list[AlertEvent] = []
+    roster, pic = ctx.roster, ctx.picture
+    u = one.unit
+    party = int(roster.unit_party[u])
+    x, y = float(pic.x[u]), float(pic.y[u])
+    for geometry in ctx.lines:
+        line = geometry.line
+        left = roster.party_index[line.left]
+        if party != left and party != roster.party_index[line.right]:
+            continue
+        own = AREA_LEFT if party == left else AREA_RIGHT
+        area = geometry.area_of(x, y)
+        violation_now = area != own and area != AREA_NONE
+        approach_now = area == own and geometry.within_one(x, y, line.buffer_m)
+        approach = ctx.watch.approach[line.id]
+        violation = ctx.watch.violation[line.id]
+        was_approach, was_violation = bool(approach[u]), bool(violation[u])
+        approach[u] = approach_now
+        violation[u] = violation_now
+        if was_violation and not violation_now:
+            event = ctx.book.resolve(
+                (Rule.ZONE_VIOLATION, ctx.party, line.id, u),
+                ctx.now_us,
+                f"{describe_unit(ctx, u)} is no longer on the far side of the {line.name}",
+            )
+            if event:
+                events.append(event)
+        if was_approach and not approach_now:
+            why = "crossed" if violation_now else "moved out of the buffer of"
+            event = ctx.book.resolve(
+                (Rule.LINE_APPROACH, ctx.party, line.id, u),
+                ctx.now_us,
+                f"{describe_unit(ctx, u)} {why} the {line.name}",
+            )
+            if event:
+                events.append(event)
+        if violation_now and (not was_violation or one.figures_changed):
+            crossing = None
+            if (
+                not was_violation
+                and one.prev_seen
+                and geometry.area_of(one.prev_x, one.prev_y) == own
+            ):
+                crossing = _segment_crossing(
+                    ctx, geometry, one.prev_x, one.prev_y, one.prev_t, x, y, int(pic.t_us[u])
+                )
+            event = _violation(ctx, geometry, u, crossing)
+            if event:
+                events.append(event)
+        if approach_now and (not was_approach or one.figures_changed):
+            event = _approach(ctx, geometry, u)
+            if event:
+                events.append(event)
+    return events
