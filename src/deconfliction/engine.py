@@ -414,10 +414,17 @@ def _ordered(events: list[AlertEvent], party_rank: dict[str, int]) -> list[Alert
 
 
 def _nothing_applied() -> Applied:
+    return _NOTHING_APPLIED
+
+
+def _empty_applied() -> Applied:
     i = np.zeros(0, dtype=np.int64)
     f = np.zeros(0, dtype=np.float64)
     b = np.zeros(0, dtype=bool)
     return Applied(i, b, f, f, i, b, i, i, f, f, i)
+
+
+_NOTHING_APPLIED = _empty_applied()
 
 
 def _everything(seen: np.ndarray, picture: Picture) -> Applied:

@@ -52,6 +52,12 @@ class SiteTable:
         if self.tree is None or not x.shape[0]:
             empty = np.zeros(0, dtype=np.int64)
             return empty, empty
+        if x.shape[0] * len(self.sites) <= 4096:
+            # A handful of points (the live path): one small matrix beats the tree's
+            # per-query overhead.
+            d = np.hypot(x[:, None] - self.x[None, :], y[:, None] - self.y[None, :])
+            point, site = np.nonzero(d <= radius[:, None])
+            return point.astype(np.int64), site.astype(np.int64)
         hits = self.tree.query_ball_point(np.column_stack([x, y]), r=radius)
         lengths = np.fromiter((len(h) for h in hits), dtype=np.int64, count=len(hits))
         points = np.repeat(np.arange(len(hits), dtype=np.int64), lengths)
