@@ -318,3 +318,16 @@ def test_times_at_the_calendars_ends_are_422(client: httpx.Client, time: str) ->
         "/incidents", json={"id": "old", "time": time, "kind": "other", "lon": 1, "lat": 2}
     )
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "body.time"
+
+
+def test_line_areas_as_the_rules_see_them(client: httpx.Client) -> None:
+    import shapely.geometry
+
+    areas = client.get("/lines/areas").json()
+    euphrates = [f for f in areas["features"] if f["properties"]["line"] == "euphrates"]
+    kinds = sorted((f["properties"]["kind"], f["properties"].get("party", "")) for f in euphrates)
+    assert kinds == [("area", "coalition"), ("area", "russia"), ("buffer", "")]
+    shape = {f["properties"].get("party"): shapely.geometry.shape(f["geometry"]) for f in euphrates}
+    across = shapely.geometry.Point(40.25, 35.33)  # where the tank raised zone.violation
+    assert shape["coalition"].contains(across) and not shape["russia"].contains(across)
+    assert shape[None].contains(shapely.geometry.Point(40.15, 35.34))

@@ -197,6 +197,12 @@ def build_router(service: Service) -> APIRouter:
         """The lines the caller's party is on."""
         return service.party_lines(caller)
 
+    @router.get("/lines/areas", response_model=dict[str, Any], responses=READ, tags=["agreement"])
+    def line_areas(caller: Caller) -> Any:
+        """The caller's lines as GeoJSON: each side's area and the buffer, as the rules
+        compute them."""
+        return service.line_areas(caller)
+
     @router.post(
         "/lines",
         response_model=Line,

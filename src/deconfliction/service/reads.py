@@ -5,6 +5,11 @@ from __future__ import annotations
 import math
 import threading
 from datetime import datetime
+from typing import Any
+
+import numpy as np
+import shapely
+import shapely.geometry
 
 from ..batch import to_us
 from ..engine import Engine
@@ -283,6 +288,38 @@ class Reads:
 
     def party_lines(self, principal: Principal) -> list[Line]:
         return [line for line in self.lines.values() if principal.party in line.parties()]
+
+    def line_areas(self, principal: Principal) -> dict[str, Any]:
+        """Each of the caller's lines as the rules see it: its two areas and its buffer,
+        as GeoJSON polygons in lon/lat."""
+        features: list[dict[str, Any]] = []
+        with self.lock:
+            projection = self.engine.projection
+            geometries = [
+                self.engine.geometry(line.id)
+                for line in self.lines.values()
+                if principal.party in line.parties() and line.id in self.engine.lines
+            ]
+        for geometry in geometries:
+            line = geometry.line
+            shapes = [
+                (geometry.left_area, {"kind": "area", "party": line.left}),
+                (geometry.right_area, {"kind": "area", "party": line.right}),
+                (geometry.path.buffer(line.buffer_m), {"kind": "buffer"}),
+            ]
+            for shape, properties in shapes:
+                lonlat = shapely.transform(
+                    shape.simplify(50.0),
+                    lambda xy: np.column_stack(projection.inverse(xy[:, 0], xy[:, 1])),
+                )
+                features.append(
+                    {
+                        "type": "Feature",
+                        "geometry": shapely.geometry.mapping(lonlat),
+                        "properties": {"line": line.id, **properties},
+                    }
+                )
+        return {"type": "FeatureCollection", "features": features}
 
     def party_sites(self, principal: Principal) -> list[Site]:
         return [s for s in self.sites.values() if s.party == principal.party]
