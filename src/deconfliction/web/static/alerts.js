@@ -111,7 +111,7 @@ function renderNow() {
     const acked = alert.acknowledged_at || alert.acked_at;
     const item = el("li", {
       class: `sev-${alert.severity} ${alert.state === "resolved" ? "resolved" : ""} ${freshIds.has(alert.id) ? "fresh" : ""} ${cop.selectedAlert === alert.id ? "selected" : ""}`,
-      dataset: { id: alert.id, rule: alert.rule, severity: alert.severity },
+      dataset: { id: alert.id, rule: alert.rule, severity: alert.severity, units: (alert.units || []).join(" ") },
       onclick: () => selectAlert(alert.id),
     },
     el("div", { class: "meta" },
