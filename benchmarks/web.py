@@ -85,25 +85,45 @@ def wait_healthy(url: str, process: subprocess.Popen[bytes]) -> None:
     raise SystemExit("the server did not answer /api/v1/health")
 
 
-def reports() -> list[dict[str, Any]]:
+def units() -> list[dict[str, Any]]:
     rng = random.Random(7)
-    out = []
-    for i in range(UNITS):
-        kind = rng.choice(KINDS)
-        out.append(
-            {
-                "id": f"bench-{i}",
-                "time": TIME,
-                "unit": f"bench-unit-{i}",
-                "actor": rng.choice(ACTORS),
-                "name": f"Unit {i}",
-                "kind": kind,
-                "strength": rng.randint(8, 900),
-                "lon": rng.uniform(BOX[0], BOX[2]),
-                "lat": rng.uniform(BOX[1], BOX[3]),
-            }
-        )
-    return out
+    return [
+        {
+            "id": f"bench-unit-{i}",
+            "name": f"Unit {i}",
+            "actor": rng.choice(ACTORS),
+            "kind": rng.choice(KINDS),
+            "strength": rng.randint(8, 900),
+        }
+        for i in range(UNITS)
+    ]
+
+
+def reports() -> list[dict[str, Any]]:
+    rng = random.Random(11)
+    return [
+        {
+            "id": f"bench-{i}",
+            "time": TIME,
+            "unit": f"bench-unit-{i}",
+            "lon": rng.uniform(BOX[0], BOX[2]),
+            "lat": rng.uniform(BOX[1], BOX[3]),
+        }
+        for i in range(UNITS)
+    ]
+
+
+def scenario(path: Path) -> Path:
+    """The built-in scenario's agreement and forces with 10,000 more units, no reports."""
+    from deconfliction.scenario import load
+
+    document = load("deir-ez-zor-2018").model_dump(mode="json", by_alias=True, exclude_none=True)
+    document["name"] = "Web benchmark"
+    document["units"] += units()
+    document["reports"] = []
+    document["hotline"] = []
+    path.write_text(json.dumps(document))
+    return path
 
 
 def evaluate_until(page: Any, script: str, timeout_s: float) -> Any:
@@ -199,7 +219,8 @@ def main() -> None:
         raise SystemExit("the map's assets are missing: run `npm ci` in web/")
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "bench.sqlite"
-        made = json.loads(cli("init", "--db", str(db), "--json"))
+        spec = scenario(Path(tmp) / "bench.json")
+        made = json.loads(cli("init", "--db", str(db), "--scenario", str(spec), "--json"))
         tokens = {t["party"]: t["token"] for t in made}
         port = free_port()
         url = f"http://127.0.0.1:{port}"
