@@ -165,6 +165,9 @@ def test_an_alert_arrives_live_and_clicking_it_flies_there(
     wait_for(page, near, 5, "the map centred on the alert")
     time.sleep(0.5)
     screenshot(page, "test_web_alert_fly")
+    page.click(f"{item} >> button.ack")
+    page.wait_for_selector(f"{item} .acked", timeout=10000)
+    assert "acknowledged by" in page.inner_text(f"{item} .acked")
     assert watched.errors == []
 
 
