@@ -194,7 +194,12 @@ class CotGateway:
         if not rows:
             return
         connection.reported.update(r.unit for r in rows)
-        result = await self.service.ingest_cot(party, _batch(rows, party), units)
+        try:
+            result = await self.service.ingest_cot(party, _batch(rows, party), units)
+        except Exception:
+            # The service failed on this batch; the connection, and the others, go on.
+            log.exception("%s: %d reports not stored", connection.peer, len(rows))
+            return
         if result.rejected:
             for reason in result.rejected[:3]:
                 log.warning("%s: %s", connection.peer, reason)
