@@ -108,6 +108,10 @@ def test_the_serve_options_are_checked_before_anything_starts(tmp_path: Path) ->
     assert config is not None and config.listeners[0].port == 8087
     with pytest.raises(CotConfigError, match="needs a party"):
         load_config(["tcp://127.0.0.1:8087"], None)
+    local = load_config(["tcp://:8087?party=coalition"], None)
+    assert local is not None and local.listeners[0].host == "127.0.0.1"
+    with pytest.raises(CotConfigError, match="give a port"):
+        load_config(["tcp://127.0.0.1?party=coalition"], None)
     with pytest.raises(CotConfigError, match="scheme"):
         load_config(["udp://127.0.0.1:8087"], None)
     bad = tmp_path / "cot.yaml"

@@ -20,7 +20,8 @@ class CotConfigError(ValueError):
 
 
 class Listener(BaseModel):
-    """One `--cot` URL: `tcp://host:port[?party=P]` or `tls://host:port`."""
+    """One `--cot` URL: `tcp://host:port[?party=P]` or `tls://host:port` (host defaults to
+    127.0.0.1)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -38,15 +39,17 @@ class Listener(BaseModel):
             port = parts.port
         except ValueError:
             raise CotConfigError(f"--cot {url}: the port is not a number") from None
-        if not parts.hostname or port is None:
-            raise CotConfigError(f"--cot {url}: give host and port, e.g. tcp://127.0.0.1:8087")
+        if port is None:
+            raise CotConfigError(f"--cot {url}: give a port, e.g. tcp://127.0.0.1:8087")
         query = parse_qs(parts.query)
         unknown = set(query) - {"party"}
         if unknown:
             raise CotConfigError(f"--cot {url}: unknown option {sorted(unknown)[0]!r}")
         party = query.get("party", [None])[-1]
         try:
-            return cls(scheme=parts.scheme, host=parts.hostname, port=port, party=party)
+            # Without a host, a listener is local only: opening it wider is a choice.
+            host = parts.hostname or "127.0.0.1"
+            return cls(scheme=parts.scheme, host=host, port=port, party=party)
         except ValidationError as exc:
             raise CotConfigError(f"--cot {url}: {exc.errors()[0]['msg']}") from None
 
