@@ -87,6 +87,11 @@ export function streamEvents(onEvent, onState, signal, path = "/events") {
         const headers = { Accept: "text/event-stream", Authorization: `Bearer ${storedToken()}` };
         if (lastId) headers["Last-Event-ID"] = lastId;
         const response = await fetch(`${BASE}${path}`, { headers, signal, cache: "no-store" });
+        if (response.status === 401 || response.status === 403) {
+          // A revoked token will not come back by retrying.
+          onState("refused");
+          return;
+        }
         if (!response.ok || !response.body) throw new ApiError(response.status, "event stream refused");
         onState("up");
         const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();

@@ -292,6 +292,13 @@ function onHotlineEvent(message) {
 }
 
 function onStreamState(value) {
+  if (value === "refused") {
+    streamAbort.abort();
+    forgetToken();
+    document.getElementById("side").hidden = true;
+    showLogin("Your token was refused; sign in again.");
+    return;
+  }
   cop.streamUp = value === "up";
   const node = document.getElementById("stream-state");
   node.textContent = value === "up" ? "● live stream" : "○ reconnecting";
