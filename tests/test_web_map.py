@@ -137,6 +137,12 @@ def test_coalition_sees_the_line_the_conoco_site_and_units(
     screenshot(page, "test_web_coalition_picture")
     assert "euphrates" in cop(page, "lines")
     assert "conoco-hq" in cop(page, "sites")
+    areas = wait_for(page, "() => window.cop.areas.length && window.cop.areas", 10, "line areas")
+    assert sorted((a["kind"], a.get("party", "")) for a in areas if a["line"] == "euphrates") == [
+        ("area", "coalition"),
+        ("area", "russia"),
+        ("buffer", ""),
+    ]
     token = server.tokens()["coalition"]
     api_units = server.get_json("/api/v1/units", token)["features"]
     assert cop(page, "units") == len(api_units) > 0

@@ -135,6 +135,7 @@ export function drawAgreement() {
   }
   drawFallbackBuffers(fallbackBuffers);
   cop.lines = state.lines.map((line) => line.id);
+  cop.areas = state.areas ? state.areas.features.map((f) => ({ ...f.properties })) : [];
 }
 
 // Without the server's areas, the buffer is still worth seeing: a stroke as wide as
