@@ -441,3 +441,15 @@ def test_every_alert_has_one_open_then_updates_then_at_most_one_resolved() -> No
         assert kinds.count("resolved") <= 1
         if "resolved" in kinds:
             assert kinds[-1] == "resolved"
+
+
+def test_a_unit_added_after_reports_is_watched_in_batches_and_alone() -> None:
+    eng = engine([unit("e1", "e-army")], sites=[_hq(lon=3.0)])
+    feed(eng, [report("e1", 3.2, 0.5, 0)])
+    eng.add_unit(unit("late", "e-army", kind="armor", tank=5))
+    # One report alone takes the live path; then a batch of two takes the vectorised one.
+    alone = feed(eng, [report("late", 3.02, 0.5, 10)])
+    assert {e.rule for e in opened(alone)} >= {"site.threat", "line.approach"}
+    eng.add_unit(unit("later", "e-army", kind="armor", tank=5))
+    together = feed(eng, [report("later", 2.98, 0.5, 20), report("e1", 3.2, 0.5, 20)])
+    assert opened(together, "zone.violation")[0].units == ["later"]

@@ -205,7 +205,8 @@ class Engine:
         picture = self._pictures[party]
         picture.grow()
         cached = self._contexts.get(party)
-        if cached is not None and cached.picture.capacity == len(self.roster):
+        # A context is fitted to the roster's size: a unit added since needs a refit.
+        if cached is not None and cached.watch.near.shape[0] == len(self.roster):
             cached.now_us = now_us
             cached.applied = applied or _nothing_applied()
             return cached
