@@ -331,3 +331,13 @@ def test_line_areas_as_the_rules_see_them(client: httpx.Client) -> None:
     across = shapely.geometry.Point(40.25, 35.33)  # where the tank raised zone.violation
     assert shape["coalition"].contains(across) and not shape["russia"].contains(across)
     assert shape[None].contains(shapely.geometry.Point(40.15, 35.34))
+
+
+def test_a_site_outside_the_theatres_projection_is_422_and_harmless(
+    client: httpx.Client,
+) -> None:
+    far = {"id": "far-away", "name": "Far", "kind": "outpost", "lon": -52.4, "lat": 1.5}
+    r = client.post("/sites", json=far)
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "body.lon"
+    assert client.get("/health").json()["status"] == "ok"
+    assert client.post("/reports", json=report(id="after-far")).status_code == 200

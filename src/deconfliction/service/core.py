@@ -263,10 +263,17 @@ class Service(Reads):
                 return
             news: list[ReportBatch] = []
             seen: set[str] = set()
+            taken: list[Pending] = []
             for pending in group:
-                for unit in pending.register:
-                    if unit.id not in self.units:
-                        self._change(unit)
+                try:
+                    for unit in pending.register:
+                        if unit.id not in self.units:
+                            self._change(unit)
+                except Invalid as exc:
+                    # one request's refused unit is its own answer, not its group's
+                    pending.answer.set_exception(exc)
+                    continue
+                taken.append(pending)
                 new = self.store.new_reports(pending.batch)
                 ids = new.report_id.tolist()
                 if seen.intersection(ids):
@@ -275,6 +282,7 @@ class Service(Reads):
                     ids = new.report_id.tolist()
                 seen.update(ids)
                 news.append(new)
+            group = taken
             merged = concat(news)
             if not len(merged):
                 for pending in group:
@@ -344,6 +352,8 @@ class Service(Reads):
 
     def _change(self, change: Change) -> list[StoredEvent]:
         """Apply an agreement change to the engine and log it; call with the lock held."""
+        if isinstance(change, Site):
+            self._check_projectable(change)
         clock = self._live_clock()
         if clock is not None:
             self._clock = clock
@@ -351,6 +361,11 @@ class Service(Reads):
             events = _apply(self.engine, change)
         except EngineError as exc:
             raise Invalid.field("body", str(exc)) from None
+        except ValueError as exc:
+            if isinstance(change, Line):
+                # the engine put the lines back as they were before refusing this one
+                raise Invalid.field("body.coordinates", str(exc)) from None
+            raise self._failed(exc) from exc
         except Exception as exc:
             raise self._failed(exc) from exc
         try:
@@ -366,6 +381,15 @@ class Service(Reads):
         else:
             self.actors[change.id] = change
         return stored
+
+    def _check_projectable(self, site: Site) -> None:
+        x, y = self.engine.projection.forward(
+            np.array([site.lon], dtype=np.float64), np.array([site.lat], dtype=np.float64)
+        )
+        if not (np.isfinite(x).all() and np.isfinite(y).all()):
+            raise Invalid.field(
+                "body.lon", "the site is too far from the theatre to be placed in its projection"
+            )
 
     # the agreement --------------------------------------------------------------------
 
