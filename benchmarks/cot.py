@@ -38,7 +38,7 @@ from defusedxml.ElementTree import fromstring
 from deconfliction.engine import Engine
 from deconfliction.ingest import cot
 from deconfliction.model import Actor, AlertEvent, Line, Party, Settings, Site, Unit
-from deconfliction.tak import CotConfig, CotGateway, PictureSink
+from deconfliction.tak import CotConfig, CotGateway, PictureSink, outbound
 
 PARTIES = [Party(id="coalition", name="Coalition"), Party(id="russia", name="Russia")]
 ACTORS = [
@@ -78,8 +78,8 @@ def events(n: int, units: int) -> list[bytes]:
     for i in range(n):
         u = i % units
         t = start + timedelta(milliseconds=100 * i)
-        stamp = cot.cot_time(t)
-        stale = cot.cot_time(t + timedelta(minutes=5))
+        stamp = outbound.cot_time(t)
+        stale = outbound.cot_time(t + timedelta(minutes=5))
         out.append(
             f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?><event version="2.0" '
             f'uid="unit-{u}" type="{TYPES[u % len(TYPES)]}" how="m-g" time="{stamp}" '

@@ -1,4 +1,5 @@
-"""Cursor on Target (CoT) XML: hardened parsing, atoms to reports, events to XML.
+"""Cursor on Target (CoT) XML in: hardened parsing, atoms to reports (the XML written
+back to TAK clients is in `deconfliction.tak.outbound`).
 
 A CoT event is one `<event>` element. It is parsed with defusedxml, which refuses DTDs,
 entity declarations and external references; a frame that declares a DOCTYPE or an
@@ -20,7 +21,6 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import NamedTuple
 from xml.etree.ElementTree import Element, ParseError
-from xml.sax.saxutils import escape, quoteattr
 
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import DefusedXMLParser
@@ -480,48 +480,6 @@ def _micros(value: datetime) -> int:
     return int(value.timestamp()) * 1_000_000 + value.microsecond
 
 
-# -- writing ---------------------------------------------------------------------------
-
-
-@lru_cache(maxsize=1024)
-def cot_time(value: datetime) -> str:
-    """CoT's time format: UTC with milliseconds and a 'Z'."""
-    value = value.astimezone(UTC)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
-
-
-def event_xml(
-    *,
-    uid: str,
-    cot_type: str,
-    time: datetime,
-    stale: datetime,
-    lon: float = 0.0,
-    lat: float = 0.0,
-    how: str = "h-g-i-g-o",
-    ce: float = UNKNOWN_ERROR,
-    detail: str = "",
-) -> bytes:
-    """One CoT event; `detail` is the already-escaped inner XML of `<detail>`."""
-    stamp = cot_time(time)
-    return (
-        f'<event version="2.0" uid={quoteattr(uid)} type={quoteattr(cot_type)} '
-        f'how="{how}" time="{stamp}" start="{stamp}" stale="{cot_time(stale)}">'
-        f'<point lat="{lat:.7f}" lon="{lon:.7f}" hae="{UNKNOWN_ERROR:.1f}" ce="{ce:.1f}" '
-        f'le="{UNKNOWN_ERROR:.1f}"/><detail>{detail}</detail></event>'
-    ).encode()
-
-
-def text(value: str) -> str:
-    """Element text, escaped."""
-    return escape(value)
-
-
-def attr(value: str) -> str:
-    """An attribute value with its quotes, escaped."""
-    return quoteattr(value)
-
-
 __all__ = [
     "AFFILIATIONS",
     "KIND_FUNCTIONS",
@@ -531,9 +489,6 @@ __all__ = [
     "CotEvent",
     "affiliation",
     "atom_fields",
-    "attr",
-    "cot_time",
-    "event_xml",
     "format_equipment",
     "is_atom",
     "parse_equipment",
@@ -542,7 +497,6 @@ __all__ = [
     "parse_time",
     "parse_xml",
     "strip_frame",
-    "text",
     "unit_id",
     "unit_kind",
 ]

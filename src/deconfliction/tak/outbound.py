@@ -4,14 +4,15 @@ units as atoms in the viewer's affiliation, alerts as GeoChat plus a marker."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
+from xml.sax.saxutils import escape, quoteattr
 
 import numpy as np
 from pyproj import Transformer
 from shapely.geometry import LineString
 
-from ..ingest.cot import KIND_FUNCTIONS, attr, event_xml, format_equipment, text
+from ..ingest.cot import KIND_FUNCTIONS, UNKNOWN_ERROR, format_equipment
 from ..model import Actor, AlertEvent, Line, Site, format_time
 from .seam import UnitView
 
@@ -25,6 +26,45 @@ SERVER_UID = "deconfliction"
 CHATROOM = "All Chat Rooms"
 _PREFERRED = "hsjkuanp"
 """When several affiliation letters map to one actor, the first of these wins."""
+
+
+@lru_cache(maxsize=1024)
+def cot_time(value: datetime) -> str:
+    """CoT's time format: UTC with milliseconds and a 'Z'."""
+    value = value.astimezone(UTC)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def event_xml(
+    *,
+    uid: str,
+    cot_type: str,
+    time: datetime,
+    stale: datetime,
+    lon: float = 0.0,
+    lat: float = 0.0,
+    how: str = "h-g-i-g-o",
+    ce: float = UNKNOWN_ERROR,
+    detail: str = "",
+) -> bytes:
+    """One CoT event; `detail` is the already-escaped inner XML of `<detail>`."""
+    stamp = cot_time(time)
+    return (
+        f'<event version="2.0" uid={quoteattr(uid)} type={quoteattr(cot_type)} '
+        f'how="{how}" time="{stamp}" start="{stamp}" stale="{cot_time(stale)}">'
+        f'<point lat="{lat:.7f}" lon="{lon:.7f}" hae="{UNKNOWN_ERROR:.1f}" ce="{ce:.1f}" '
+        f'le="{UNKNOWN_ERROR:.1f}"/><detail>{detail}</detail></event>'
+    ).encode()
+
+
+def text(value: str) -> str:
+    """Element text, escaped."""
+    return escape(value)
+
+
+def attr(value: str) -> str:
+    """An attribute value with its quotes, escaped."""
+    return quoteattr(value)
 
 
 def line_events(line: Line, now: datetime, stale: datetime) -> list[bytes]:
