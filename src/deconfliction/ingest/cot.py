@@ -16,7 +16,7 @@ import hashlib
 import math
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import NamedTuple
@@ -60,7 +60,7 @@ class CotEvent:
     callsign: str | None = None
     extension: dict[str, str] | None = None
     """Attributes of a `<__deconfliction>` detail: actor, strength, equipment, kind, ..."""
-    takcontrol: dict[str, str] = field(default_factory=dict)
+    takcontrol: dict[str, str] | None = None
     """`TakControl` children by tag: `TakRequest` -> its `version` (protocol negotiation)."""
 
 
@@ -167,7 +167,7 @@ class _EventTarget:
                 self.item = tag
                 _detail_item(event, tag, attrib)
             elif level == 3 and self.item == "TakControl":
-                event.takcontrol[tag] = attrib.get("version", "")
+                event.takcontrol = {**(event.takcontrol or {}), tag: attrib.get("version", "")}
 
     def end(self, tag: str) -> None:
         self.depth -= 1
@@ -279,7 +279,10 @@ def _read_detail(detail: Element, event: CotEvent) -> None:
         _detail_item(event, item.tag, item.attrib)
         if item.tag == "TakControl":
             for control in item:
-                event.takcontrol[control.tag] = control.get("version", "")
+                event.takcontrol = {
+                    **(event.takcontrol or {}),
+                    control.tag: control.get("version", ""),
+                }
 
 
 def parse_detail_xml(text: str, event: CotEvent) -> None:

@@ -216,7 +216,7 @@ class Connection:
                 await self.gateway.ingest(self, atoms)
 
     def _negotiate(self, event: CotEvent) -> None:
-        accepted = proto.AVAILABLE and event.takcontrol.get("TakRequest") == "1"
+        accepted = proto.AVAILABLE and (event.takcontrol or {}).get("TakRequest") == "1"
         self.send_now(outbound.protocol_response(datetime.now(UTC), accepted))
         if accepted:
             # The response itself still goes out as XML; everything after it as protobuf.
