@@ -205,14 +205,24 @@ class Service(Reads):
     # reports ------------------------------------------------------------------------
 
     def post_reports(self, principal: Principal, body: bytes, content_type: str) -> IngestAnswer:
+        return self.submit_reports(principal, body, content_type).result()
+
+    def submit_reports(
+        self, principal: Principal, body: bytes, content_type: str
+    ) -> Future[IngestAnswer]:
+        """Validate a body of reports and queue it for the engine; the answer comes once
+        the reports are committed. Refused input raises here, before anything is queued."""
         principal.require(Role.OPERATOR)
         raw = read_rows(body, content_type, self.limits.max_reports)
         if not raw.registers:
             batch = column_rows(raw, principal.party)
             if batch is not None:
                 self._check_columns(principal.party, raw, batch)
-                return self.ingest_batch(batch)
-        return self.ingest(principal.party, validate_rows(raw))
+                return self._ingest.submit(batch, [])
+        parsed = validate_rows(raw)
+        register = self._registrations(principal.party, parsed)
+        batch = ReportBatch.from_reports(parsed.items, default_observer=principal.party)  # type: ignore[arg-type]
+        return self._ingest.submit(batch, register)
 
     def _check_columns(self, party: str, raw: RawReports, batch: ReportBatch) -> None:
         """Observers and units of a batch validated as columns."""
