@@ -7,12 +7,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from deconfliction.batch import ReportBatch
 from deconfliction.engine import Engine
 from deconfliction.model import Alert
 from deconfliction.scenario import load
+from deconfliction.service.auth import Principal
 from deconfliction.service.core import Service
-from deconfliction.store import AlertQuery, Reference, SQLiteStore
+from deconfliction.store import AlertQuery, Reference, Role, SQLiteStore
 
 SCENARIO = "deir-ez-zor-2018"
 
@@ -81,6 +84,12 @@ def test_replay_into_a_file_and_reopen(tmp_path: Path) -> None:
         assert stored_alerts(store) == first
         service = Service(store, live=False)
         rebuilt = [essentials(a) for a in service.engine.alerts(None, open_only=False)]
+        # the picture's fast JSON says what its model would
+        for party in scenario.parties:
+            caller = Principal(party.id, Role.VIEWER, 0)
+            fast = orjson.loads(service.unit_collection_json(caller))
+            assert fast == service.unit_collection(caller).model_dump(mode="json")
+            assert fast["features"]
         # a second replay of the same reports changes nothing
         for batch in batches[:10]:
             assert service.ingest_batch(batch).accepted == 0

@@ -160,7 +160,8 @@ def build_router(service: Service) -> APIRouter:
         at: Time = None,
     ) -> Any:
         """The caller's picture as GeoJSON; with `at`, as it stood then."""
-        return service.unit_collection(caller, parse_bbox(bbox), actor, fresh, at)
+        body = service.unit_collection_json(caller, parse_bbox(bbox), actor, fresh, at)
+        return Response(body, media_type="application/json")
 
     @router.get("/units/{unit_id}", response_model=UnitFeature, responses=ONE, tags=["picture"])
     def unit(caller: Caller, unit_id: PathId) -> Any:

@@ -186,6 +186,7 @@ class Health(BaseModel):
     clock: UtcDatetime | None
     first_report: UtcDatetime | None
     live: bool
+    demo: bool = Field(description="true while `deconfliction demo` runs: /demo/tokens answers")
 
 
 class ErrorItem(BaseModel):
