@@ -331,3 +331,16 @@ def test_agreement_changes_are_logged_in_the_stream(store: SQLiteStore) -> None:
     assert [b.change for b in log] == [None, unit]
     assert log[1].clock == T0 and len(log[1].reports) == 0
     assert store.logged_changes() == {("unit", "ghost")}
+
+
+def test_batch_numbers_continue_after_batches_without_reports(tmp_path: Path) -> None:
+    path = tmp_path / "numbers.sqlite"
+    with SQLiteStore(path) as s:
+        s.put_reference(reference())
+        s.commit_batch(batch(report(0, id="a")), [])
+        s.commit_batch(batch(), [event("open", "a-1", 1)], clock=T0)
+        s.commit_change(Unit(id="late", name="Late", actor="isis"), [])
+    with SQLiteStore(path) as s:
+        s.commit_batch(batch(), [event("resolved", "a-1", 2)], clock=T0)
+        s.commit_batch(batch(report(1, id="b")), [])
+        assert [b.number for b in s.ingest_log()] == [1, 2, 3, 4, 5]

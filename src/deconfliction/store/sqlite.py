@@ -74,9 +74,12 @@ class SQLiteStore(AlertQueries, RecordQueries):
         setup = self._open()
         try:
             migrate(setup)
-            self._next_batch = (
-                setup.execute("SELECT MAX(batch) FROM reports").fetchone()[0] or 0
-            ) + 1
+            # batches without reports (ticks, agreement changes) hold numbers too
+            last = setup.execute(
+                "SELECT MAX(n) FROM (SELECT MAX(number) AS n FROM batches"
+                " UNION ALL SELECT MAX(batch) FROM reports)"
+            ).fetchone()[0]
+            self._next_batch = int(last or 0) + 1
         finally:
             setup.close()
         self._writer = Writer(self._open_writer, on_rollback=self._load_counters)
