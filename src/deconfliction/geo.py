@@ -203,15 +203,16 @@ class LineGeometry:
         """The buffer polygon of the line itself (for drawing)."""
         return self._buffers(distance_m)[0]
 
-    def distance(self, x: FloatArray, y: FloatArray) -> FloatArray:
-        """Metres from each point to the line itself."""
+    def distance(self, x: FloatArray, y: FloatArray, beyond: float | None = None) -> FloatArray:
+        """Metres from each point to the line itself; inf for points farther than `beyond`."""
+        out = np.full(x.shape[0], np.inf)
         if not x.shape[0]:
-            return np.zeros(0, dtype=np.float64)
-        # The nearest of the path's segments, found through their R-tree.
+            return out
+        # The nearest of the path's segments, found through their R-tree; a bound lets
+        # the search give up early on points that cannot matter.
         index, distance = self.segments.query_nearest(
-            shapely.points(x, y), return_distance=True, all_matches=False
+            shapely.points(x, y), max_distance=beyond, return_distance=True, all_matches=False
         )
-        out = np.empty(x.shape[0], dtype=np.float64)
         out[index[0]] = distance
         return out
 

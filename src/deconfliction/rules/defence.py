@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy.spatial import cKDTree
 
 from .. import wording
 from ..lifecycle import Finding
@@ -43,6 +44,13 @@ def strengths(ctx: Context, touched: IntArray) -> tuple[IntArray, IntArray, bool
     if not changed.size:
         return watch.own_sum, watch.other_sum, False
     before = (watch.own_sum.copy(), watch.other_sum.copy())
+    if changed.size * 4 > pic.capacity:
+        # Most of the picture moved: counting afresh is cheaper than taking each out.
+        _recount(ctx)
+        moved = not (
+            np.array_equal(before[0], watch.own_sum) and np.array_equal(before[1], watch.other_sum)
+        )
+        return watch.own_sum, watch.other_sum, moved
     t = pic.t_us[changed]
     fresh_now = pic.seen[changed] & (ctx.now_us - t <= stale_us)
     mine = ctx.roster.unit_party[changed] == ctx.party_index
@@ -70,6 +78,38 @@ def strengths(ctx: Context, touched: IntArray) -> tuple[IntArray, IntArray, bool
         np.array_equal(before[0], watch.own_sum) and np.array_equal(before[1], watch.other_sum)
     )
     return watch.own_sum, watch.other_sum, moved
+
+
+def _recount(ctx: Context) -> None:
+    """Count every fresh unit around every site of ours from scratch."""
+    sites, pic, settings, watch = ctx.sites, ctx.picture, ctx.settings, ctx.watch
+    n = len(sites)
+    fresh = np.flatnonzero(pic.fresh(ctx.now_us, settings.stale_after_s))
+    own = np.zeros(n, dtype=np.int64)
+    other = np.zeros(n, dtype=np.int64)
+    if fresh.size:
+        tree = cKDTree(np.column_stack([pic.x[fresh], pic.y[fresh]]), balanced_tree=False)
+        hits = tree.query_ball_point(
+            np.column_stack([sites.x, sites.y]), r=settings.defence_radius_m, return_sorted=False
+        )
+        lengths = np.array([len(h) for h in hits], dtype=np.int64)
+        if lengths.sum():
+            member = fresh[np.concatenate([np.asarray(h, dtype=np.int64) for h in hits])]
+            site = np.repeat(np.arange(n), lengths)
+            mine = ctx.roster.unit_party[member] == ctx.party_index
+            strength = pic.strength[member]
+            own = np.bincount(site[mine], weights=strength[mine], minlength=n).astype(np.int64)
+            other = np.bincount(site[~mine], weights=strength[~mine], minlength=n).astype(np.int64)
+    watch.own_sum, watch.other_sum = own, other
+    watch.counted[:] = False
+    watch.counted[fresh] = True
+    watch.counted_x[fresh] = pic.x[fresh]
+    watch.counted_y[fresh] = pic.y[fresh]
+    watch.counted_strength[fresh] = pic.strength[fresh]
+    stale_us = int(settings.stale_after_s * 1_000_000)
+    watch.next_expiry_us = (
+        int(pic.t_us[fresh].min()) + stale_us if fresh.size else np.iinfo(np.int64).max
+    )
 
 
 def _add(

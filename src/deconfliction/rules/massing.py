@@ -253,7 +253,8 @@ def _nearest(ctx: Context, cluster: Cluster) -> str:
         i = int(np.argmin(d.min(axis=0)))
         best, best_name = float(d[:, i].min()), sites.sites[i].name
     for geometry in ctx.lines:
-        d_line = float(geometry.distance(x, y).min())
+        bound = None if best == float("inf") or best <= 0.0 else best
+        d_line = float(geometry.distance(x, y, bound).min()) if x.shape[0] else float("inf")
         if d_line < best:
             best, best_name = d_line, f"the {geometry.line.name}"
     return f"{wording.km(best)} from {best_name}"
