@@ -203,7 +203,8 @@ def _finding(ctx: Context, key: Key, cluster: Cluster) -> Finding:
     cx = float(pic.x[cluster.units].mean())
     cy = float(pic.y[cluster.units].mean())
     lon, lat = pic.projection.lonlat(cx, cy)
-    near = _nearest(ctx, cluster)
+    site = _nearest_site(ctx, cluster)
+    near = _nearest(ctx, cluster, site)
     heavy = f", {wording.equipment(counts)}" if counts else ""
     noun = "unit" if cluster.units.size == 1 else "units"
     message = (
@@ -220,12 +221,13 @@ def _finding(ctx: Context, key: Key, cluster: Cluster) -> Finding:
         units=tuple(ctx.roster.ids[cluster.units].tolist()),
         lon=round(lon, 6),
         lat=round(lat, 6),
-        site=_nearest_site(ctx, cluster),
+        site=None if site is None else ctx.sites.sites[site[0]].id,
         figures=_figures(ctx, cluster),
     )
 
 
-def _nearest_site(ctx: Context, cluster: Cluster) -> str | None:
+def _nearest_site(ctx: Context, cluster: Cluster) -> tuple[int, float] | None:
+    """Our site nearest the cluster and its distance, if within `massing_near_m`."""
     sites = ctx.sites
     if not len(sites):
         return None
@@ -234,27 +236,31 @@ def _nearest_site(ctx: Context, cluster: Cluster) -> str | None:
     if not near.size:
         return None
     d = np.hypot(pic.x[near][:, None] - sites.x[None, :], pic.y[near][:, None] - sites.y[None, :])
-    best = int(np.argmin(d.min(axis=0)))
-    if d[:, best].min() > ctx.settings.massing_near_m:
+    closest = d.min(axis=0)
+    best = int(np.argmin(closest))
+    if closest[best] > ctx.settings.massing_near_m:
         return None
-    return sites.sites[best].id
+    return best, float(closest[best])
 
 
-def _nearest(ctx: Context, cluster: Cluster) -> str:
-    """'4.2 km from SDF headquarters' for the closest of our sites and lines."""
+def _nearest(ctx: Context, cluster: Cluster, site: tuple[int, float] | None) -> str:
+    """'4.2 km from SDF headquarters': our nearest site, or else the line it is near.
+
+    A site within reach of the massing distance is named even when the line is nearer:
+    the watch cares about the positions it defends first, and the line is drawn anyway.
+    """
+    if site is not None:
+        return f"{wording.km(site[1])} from {ctx.sites.sites[site[0]].name}"
     pic = ctx.picture
-    # The nearest site or line is within massing_near_m of a member flagged near.
     near = cluster.units[ctx.watch.near[cluster.units]]
     x, y = pic.x[near], pic.y[near]
     best_name, best = "", float("inf")
-    sites = ctx.sites
-    if len(sites):
-        d = np.hypot(x[:, None] - sites.x[None, :], y[:, None] - sites.y[None, :])
-        i = int(np.argmin(d.min(axis=0)))
-        best, best_name = float(d[:, i].min()), sites.sites[i].name
     for geometry in ctx.lines:
-        bound = None if best == float("inf") or best <= 0.0 else best
-        d_line = float(geometry.distance(x, y, bound).min()) if x.shape[0] else float("inf")
+        if not x.shape[0]:
+            break
+        d_line = float(geometry.distance(x, y, ctx.settings.massing_near_m or None).min())
         if d_line < best:
             best, best_name = d_line, f"the {geometry.line.name}"
+    if not best_name:
+        return "near our positions"
     return f"{wording.km(best)} from {best_name}"

@@ -80,10 +80,13 @@ def _line(ctx: Context, geometry: LineGeometry) -> list[AlertEvent]:
         event = _violation(ctx, geometry, int(units[i]), crossing)
         if event:
             events.append(event)
-    for i in np.flatnonzero(approach_now & (~was_approach | changed)):
-        event = _approach(ctx, geometry, int(units[i]))
-        if event:
-            events.append(event)
+    raised = np.flatnonzero(approach_now & (~was_approach | changed))
+    if raised.size:
+        distance = geometry.distance(x[raised], y[raised])
+        for i, d in zip(raised.tolist(), distance.tolist(), strict=True):
+            event = _approach(ctx, geometry, int(units[i]), d)
+            if event:
+                events.append(event)
     return events
 
 
@@ -118,10 +121,13 @@ def _violation(
     return ctx.book.raise_(finding, ctx.now_us)
 
 
-def _approach(ctx: Context, geometry: LineGeometry, unit: int) -> AlertEvent | None:
+def _approach(
+    ctx: Context, geometry: LineGeometry, unit: int, distance: float | None = None
+) -> AlertEvent | None:
     line = geometry.line
     pic = ctx.picture
-    distance = float(geometry.distance(pic.x[unit : unit + 1], pic.y[unit : unit + 1])[0])
+    if distance is None:
+        distance = float(geometry.distance(pic.x[unit : unit + 1], pic.y[unit : unit + 1])[0])
     unit_party = ctx.roster.parties[int(ctx.roster.unit_party[unit])].id
     message = (
         f"{describe_unit(ctx, unit)} is {wording.km(distance)} from the {line.name} "
