@@ -43,8 +43,8 @@ def strengths(ctx: Context, touched: IntArray) -> tuple[IntArray, IntArray, bool
     assert watch.other_sum is not None
     if not changed.size:
         return watch.own_sum, watch.other_sum, False
-    before = (watch.own_sum.copy(), watch.other_sum.copy())
     if changed.size * 4 > pic.capacity:
+        before = (watch.own_sum.copy(), watch.other_sum.copy())
         # Most of the picture moved: counting afresh is cheaper than taking each out.
         _recount(ctx)
         moved = not (
@@ -55,14 +55,15 @@ def strengths(ctx: Context, touched: IntArray) -> tuple[IntArray, IntArray, bool
     fresh_now = pic.seen[changed] & (ctx.now_us - t <= stale_us)
     mine = ctx.roster.unit_party[changed] == ctx.party_index
     was = counted[changed]
+    moved = False
     if was.any():
         out = changed[was]
-        _add(
+        moved |= _add(
             ctx, watch.counted_x[out], watch.counted_y[out], -watch.counted_strength[out], mine[was]
         )
     if fresh_now.any():
         back = changed[fresh_now]
-        _add(ctx, pic.x[back], pic.y[back], pic.strength[back], mine[fresh_now])
+        moved |= _add(ctx, pic.x[back], pic.y[back], pic.strength[back], mine[fresh_now])
         watch.counted_x[back] = pic.x[back]
         watch.counted_y[back] = pic.y[back]
         watch.counted_strength[back] = pic.strength[back]
@@ -74,9 +75,8 @@ def strengths(ctx: Context, touched: IntArray) -> tuple[IntArray, IntArray, bool
         )
     elif fresh_now.any():
         watch.next_expiry_us = min(watch.next_expiry_us, int(t[fresh_now].min()) + stale_us)
-    moved = not (
-        np.array_equal(before[0], watch.own_sum) and np.array_equal(before[1], watch.other_sum)
-    )
+    # A unit taken out and put back at the same sites with the same strength moved
+    # nothing, but telling that apart costs more than one evaluation of the states.
     return watch.own_sum, watch.other_sum, moved
 
 
@@ -118,13 +118,14 @@ def _add(
     y: NDArray[np.float64],
     strength: IntArray,
     mine: NDArray[np.bool_],
-) -> None:
+) -> bool:
+    """Add strengths at these places into the sums; whether any site was within reach."""
     watch = ctx.watch
     assert watch.own_sum is not None and watch.other_sum is not None
     radius = np.full(x.shape[0], ctx.settings.defence_radius_m)
     point, site = ctx.sites.within(x, y, radius)
     if not point.size:
-        return
+        return False
     n = watch.own_sum.shape[0]
     own = mine[point]
     watch.own_sum += np.bincount(site[own], weights=strength[point][own], minlength=n).astype(
@@ -133,6 +134,7 @@ def _add(
     watch.other_sum += np.bincount(site[~own], weights=strength[point][~own], minlength=n).astype(
         np.int64
     )
+    return True
 
 
 def _baseline(ctx: Context, own: IntArray) -> IntArray:
@@ -147,12 +149,15 @@ def _baseline(ctx: Context, own: IntArray) -> IntArray:
     if samples and np.array_equal(samples[-1], own):
         # The same figures again: the last sample now stands for this evaluation too.
         times[-1] = ctx.now_us
+        watch.sample_current = True
     elif times and ctx.now_us - times[-1] < merge_us:
+        watch.sample_current = bool((own >= samples[-1]).all())
         samples[-1] = np.maximum(samples[-1], own)
         times[-1] = ctx.now_us
     else:
         times.append(ctx.now_us)
         samples.append(own.copy())
+        watch.sample_current = True
     cutoff = ctx.now_us - window_us
     drop = 0
     while drop < len(times) and times[drop] <= cutoff:
@@ -178,7 +183,10 @@ def evaluate(ctx: Context, touched: IntArray) -> list[AlertEvent]:
     times = watch.defence_times
     if not moved and times and times[0] > ctx.now_us - window_us:
         # Nothing counted changed and no sample leaves the window: the states stand.
-        _baseline(ctx, own)
+        if watch.sample_current:
+            times[-1] = ctx.now_us
+        else:
+            _baseline(ctx, own)
         return []
     baseline = _baseline(ctx, own)
     level = (1.0 - settings.defence_drop) * baseline

@@ -83,8 +83,8 @@ def _line(ctx: Context, geometry: LineGeometry) -> list[AlertEvent]:
     raised = np.flatnonzero(approach_now & (~was_approach | changed))
     if raised.size:
         distance = geometry.distance(x[raised], y[raised])
-        for i, d in zip(raised.tolist(), distance.tolist(), strict=True):
-            event = _approach(ctx, geometry, int(units[i]), d)
+        for slot, d in zip(raised.tolist(), distance.tolist(), strict=True):
+            event = _approach(ctx, geometry, int(units[slot]), d)
             if event:
                 events.append(event)
     return events
