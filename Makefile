@@ -59,9 +59,11 @@ test: venv web chromium
 	$(BIN)/pytest
 
 ## lint: ruff check, ruff format --check, mypy (strict on the core)
+LINTED := src tests benchmarks scripts
+
 lint: venv
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
 	$(BIN)/mypy
 
 ## bench: every benchmarks/*.py that has a main, one `name value unit` line per figure
