@@ -163,8 +163,15 @@ def bloc_label(ctx: Context, units: NDArray[np.int64]) -> str:
     roster = ctx.roster
     actors = roster.actor_ids(units)
     names = [roster.actors[a].name for a in actors]
+    if len(names) == 1:
+        return names[0]
     if len(names) <= 3:
-        return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+        # Actor names often hold an "and" of their own: join them with "with".
+        return (
+            names[0] + " with " + " and ".join(names[1:])
+            if len(names) == 2
+            else (f"{names[0]} with {names[1]}, {names[2]}")
+        )
     party = roster.actors[actors[0]].party
     for p in roster.parties:
         if p.id == party:
