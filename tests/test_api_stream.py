@@ -104,3 +104,49 @@ def test_a_stream_from_the_start_replays_everything(served: tuple[Server, Tokens
         assert [e["id"] for e in got] == [str(i) for i in range(1, count + 1)]
         bad = c.get("/events", headers={**operator, "Last-Event-ID": "abc"})
         assert bad.status_code == 422 and "Last-Event-ID" in bad.json()["message"]
+
+
+def _until(response: httpx.Response, name: str) -> list[dict[str, str]]:
+    """Events up to and including the first named `name`."""
+    reading = Events(response)
+    seen: list[dict[str, str]] = []
+    while not seen or seen[-1]["event"] != name:
+        seen += reading.take(1)
+    return seen
+
+
+def test_hotline_events_reach_both_parties_on_events(served: tuple[Server, Tokens]) -> None:
+    server, tokens = served
+    co, ru = tokens.headers("coalition", "operator"), tokens.headers("russia", "operator")
+    start = datetime.now(UTC) + timedelta(hours=1)
+    notification = {
+        "kind": "notification",
+        "recipient": "russia",
+        "subject": "Air strike west of the Euphrates",
+        "priority": "flash",
+        "activity": "air strike",
+        "area": {
+            "type": "Polygon",
+            "coordinates": [[[39.9, 35.1], [40.1, 35.1], [40.1, 35.3], [39.9, 35.3], [39.9, 35.1]]],
+        },
+        "window_start": start.isoformat(),
+        "window_end": (start + timedelta(hours=1)).isoformat(),
+    }
+    with server.client() as c:
+        sent = c.post("/hotline", json=notification, headers=co)
+        assert sent.status_code == 201, sent.text
+        mid = sent.json()["id"]
+        with c.stream("GET", "/events", headers=ru, timeout=10) as stream:
+            received = _until(stream, "hotline.message")
+        assert '"id":"' + mid + '"' in received[-1]["data"].replace(" ", "")
+        with c.stream("GET", "/events", headers=co, timeout=10) as stream:
+            first = _until(stream, "hotline.message")
+        assert c.post(f"/hotline/{mid}/ack", headers=ru).status_code == 201
+        resume = {**co, "Last-Event-ID": first[-1]["id"]}
+        with c.stream("GET", "/events", headers=resume, timeout=10) as stream:
+            after = _until(stream, "hotline.ack")
+        # the message is not sent twice; the ack follows it
+        assert [e["event"] for e in after] == ["hotline.ack"]
+        assert after[0]["id"] != first[-1]["id"]
+        bad = c.get("/events", headers={**co, "Last-Event-ID": "3."})
+        assert bad.status_code == 422 and "Last-Event-ID" in bad.json()["message"]

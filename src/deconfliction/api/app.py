@@ -85,6 +85,8 @@ def create_app(service: Service, web: Path | None = WEB) -> FastAPI:
         from . import hotline
 
         app.include_router(hotline.router, prefix="/api/v1")
+        # /events carries the hotline's events of the caller's desk too
+        app.state.hotline_feed = lambda: hotline.desk_of(app).feed
     if web is not None and (web / "index.html").is_file():
         app.mount("/", StaticFiles(directory=web, html=True), name="web")
     app.add_middleware(BodyLimit, limit=service.limits.max_body_bytes)

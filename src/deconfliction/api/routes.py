@@ -1,6 +1,7 @@
 """The endpoints under /api/v1: each parses its input and calls one service function."""
 
 import asyncio
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
@@ -33,7 +34,7 @@ from ..service.views import (
     UnitCollection,
     UnitFeature,
 )
-from .stream import alert_events, parse_last_event_id
+from .stream import HotlineFeed, alert_events, parse_stream_cursor
 
 _INLINE_BODY = 16 * 1024
 """Bodies up to this size are validated on the event loop; larger ones on a worker."""
@@ -278,13 +279,22 @@ def build_router(service: Service) -> APIRouter:
         tags=["alerts"],
     )
     def events(
+        request: Request,
         caller: Caller,
-        last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=20)] = None,
+        last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=40)] = None,
     ) -> StreamingResponse:
-        """The caller's alert events as Server-Sent Events; send `Last-Event-ID` to resume."""
-        start = parse_last_event_id(last_event_id)
+        """The caller's alert events and hotline events (messages, acks, responses,
+        escalations) as Server-Sent Events; send `Last-Event-ID` to resume."""
+        start, start_hotline = parse_stream_cursor(last_event_id)
+        feed: Callable[[], HotlineFeed] | None = getattr(request.app.state, "hotline_feed", None)
         return StreamingResponse(
-            alert_events(service, caller, start),
+            alert_events(
+                service,
+                caller,
+                start,
+                hotline=None if feed is None else feed(),
+                last_hotline=start_hotline,
+            ),
             media_type="text/event-stream",
             headers={"cache-control": "no-store", "x-accel-buffering": "no"},
         )

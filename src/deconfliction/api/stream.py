@@ -1,15 +1,33 @@
-"""The live alert stream: Server-Sent Events read from the store, resumable by id."""
+"""The live stream: Server-Sent Events read from the store, resumable by id."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Any, Protocol
+
+import orjson
 
 from ..service.auth import Principal
 from ..service.core import Service
 from ..service.errors import Invalid
 
 _PAGE = 500
+
+
+class FeedEntry(Protocol):
+    """A hotline event of a party's feed: its place in the feed, its name, its JSON."""
+
+    @property
+    def seq(self) -> int: ...
+    @property
+    def event(self) -> str: ...
+    @property
+    def data(self) -> dict[str, Any]: ...
+
+
+HotlineFeed = Callable[[str, int], Sequence[FeedEntry]]
+"""A party's hotline events after a position in its feed."""
 
 
 def parse_last_event_id(value: str | None) -> int:
@@ -21,26 +39,58 @@ def parse_last_event_id(value: str | None) -> int:
     return int(value)
 
 
-async def alert_events(
-    service: Service, principal: Principal, last_id: int, keepalive_s: float = 15.0
-) -> AsyncIterator[bytes]:
-    """Every event of the party after `last_id`, then each new one as it commits.
+def parse_stream_cursor(value: str | None) -> tuple[int, int]:
+    """`/events` ids: `A` (alert events up to A, no hotline event yet) or `A.H` (and the
+    hotline feed up to H)."""
+    if value is None or value.strip() == "":
+        return 0, 0
+    alerts, dot, hotline = value.strip().partition(".")
+    if not dot:
+        return parse_last_event_id(alerts), 0
+    if not hotline:
+        raise Invalid.field("Last-Event-ID", "expected the id of an event this stream sent")
+    return parse_last_event_id(alerts), parse_last_event_id(hotline)
 
-    Events are always read from the store, so a stream that falls behind or
-    reconnects gets each event once, in order, whatever it missed.
+
+def _cursor(alerts: int, hotline: int) -> str:
+    return f"{alerts}.{hotline}" if hotline else str(alerts)
+
+
+async def alert_events(
+    service: Service,
+    principal: Principal,
+    last_id: int,
+    keepalive_s: float = 15.0,
+    *,
+    hotline: HotlineFeed | None = None,
+    last_hotline: int = 0,
+) -> AsyncIterator[bytes]:
+    """Every event of the party after `last_id`, then each new one as it commits; with
+    `hotline`, the party's hotline events (messages, acks, responses, escalations) too.
+
+    Events are always read from the store (and the hotline's feed), so a stream that falls
+    behind or reconnects gets each event once, in order, whatever it missed.
     """
     subscription = service.broker.subscribe(principal.party)
     try:
         yield b"retry: 1000\n\n"
         last = last_id
+        last_h = last_hotline
         while True:
             subscription.wake.clear()
             events = service.events_since(principal, last, _PAGE)
             chunks = []
             for stored in events:
                 data = stored.event.model_dump_json()
-                chunks.append(f"id: {stored.seq}\nevent: {stored.event.event}\ndata: {data}\n\n")
                 last = stored.seq
+                chunks.append(
+                    f"id: {_cursor(last, last_h)}\nevent: {stored.event.event}\ndata: {data}\n\n"
+                )
+            items = hotline(principal.party, last_h) if hotline is not None else ()
+            for item in items:
+                last_h = item.seq
+                data = orjson.dumps(item.data).decode()
+                chunks.append(f"id: {_cursor(last, last_h)}\nevent: {item.event}\ndata: {data}\n\n")
             if chunks:
                 yield "".join(chunks).encode()
             if len(events) == _PAGE:
