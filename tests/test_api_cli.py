@@ -13,6 +13,8 @@ from pathlib import Path
 import httpx
 
 from api_support import ROOT, SCENARIO, free_port
+from deconfliction.cli.service import DEFAULT_SCENARIO
+from deconfliction.scenario import load
 
 ENV = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
 
@@ -116,6 +118,19 @@ def test_demo_serves_and_replays_the_builtin_scenario(tmp_path: Path) -> None:
         health = httpx.get(f"{url}/health").json()
         # the engine's clock is the replayed time, not the wall clock
         assert health["clock"].startswith("2018-") and health["live"] is False
+        assert health["demo"] is True
+        # the scenario's scripted hotline reaches the desks, acknowledged as scripted
+        scripted = [m for m in load(DEFAULT_SCENARIO).hotline if m.recipient == "russia"]
+        russia = next(t for t in demo_tokens if t["party"] == "russia")
+        inbox: list[dict[str, object]] = []
+        while time.monotonic() < deadline and len(inbox) < len(scripted):
+            inbox = httpx.get(
+                f"{url}/hotline/inbox", headers={"Authorization": f"Bearer {russia['token']}"}
+            ).json()["items"]
+            time.sleep(0.2)
+        assert sorted(str(m["subject"]) for m in inbox) == sorted(m.subject for m in scripted)
+        acked = {m["subject"] for m in inbox if m["acknowledged_at"] is not None}
+        assert acked == {m.subject for m in scripted if m.ack_at is not None}
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(30)

@@ -298,6 +298,7 @@ def test_me_health_and_page_headers(served: tuple[Server, Tokens], client: httpx
     assert (me["party"], me["role"], me["demo"]) == ("coalition", "operator", False)
     assert [p["id"] for p in me["parties"]] == ["coalition", "russia"]
     health = client.get("/health").json()
+    assert health["demo"] is False
     assert health["status"] == "ok" and health["store"]["synchronous"] == "full"
     page = httpx.get(server.url + "/")
     if page.status_code == 200:

@@ -231,11 +231,12 @@ def demo(
     port: int = typer.Option(8000, "--port"),
 ) -> None:
     """Create a fresh database from the built-in scenario, serve it, and replay the
-    scenario's reports into it; the engine's clock is the replayed time."""
+    scenario's reports and scripted hotline messages into it; the engine's clock is the
+    replayed time."""
     import tempfile
 
     from ..api import create_app
-    from ..batch import ReportBatch
+    from ..batch import ReportBatch, from_us
     from ..scenario import load
     from ..service.core import Service
     from ..store import SQLiteStore
@@ -259,23 +260,91 @@ def demo(
     stop = threading.Event()
     first = loaded.parties[0].id
     batches = list(ReportBatch.from_reports(loaded.reports, default_observer=first).by_time())
+    app = create_app(service)
+    script = ScriptedDesks(app, loaded.hotline)
 
     def replay() -> None:
         for batch in batches:
             if stop.wait(len(batch) / speed):
                 return
             service.ingest_batch(batch)
+            script.play_until(from_us(int(batch.time_us.max())))
+        script.play_until(None)
         _stderr().print("demo: the scenario has been replayed")
 
     thread = threading.Thread(target=replay, name="demo-replay", daemon=True)
     thread.start()
     try:
-        _run_server(create_app(service), host, port)
+        _run_server(app, host, port)
     finally:
         stop.set()
         thread.join(timeout=5)
         service.close()
         store.close()
+
+
+class ScriptedDesks:
+    """A scenario's `hotline:` messages sent through the live service's desks when the
+    replay reaches their times: each message, its acknowledgement, its response."""
+
+    def __init__(self, app: Any, scripts: list[Any]) -> None:
+        self._app = app
+        steps: list[tuple[Any, int, str, Any]] = []
+        for i, message in enumerate(scripts):
+            steps.append((message.time, 3 * i, "send", message))
+            if message.ack_at is not None:
+                steps.append((message.ack_at, 3 * i + 1, "ack", message))
+            if message.response is not None:
+                steps.append((message.response.time, 3 * i + 2, "respond", message))
+        steps.sort(key=lambda step: (step[0], step[1]))
+        self._steps = steps
+        self._next = 0
+        # the desks number messages themselves: scripted ids and refs map onto theirs
+        self._ids: dict[int, str] = {}
+        self._by_script_id: dict[str, str] = {}
+
+    def play_until(self, time: Any) -> None:
+        """Play every step at or before `time` (all that are left for None)."""
+        while self._next < len(self._steps):
+            when, order, action, message = self._steps[self._next]
+            if time is not None and when > time:
+                return
+            self._next += 1
+            try:
+                self._play(order // 3, action, message)
+            except Exception as error:  # one refused message must not stop the demo
+                _stderr().print(f"demo: hotline {action} of '{message.subject}': {error}")
+
+    def _play(self, index: int, action: str, message: Any) -> None:
+        from ..api.hotline import desk_of
+        from ..hotline.service import ReplyIn, SendIn
+
+        desk = desk_of(self._app)
+        if action == "send":
+            data = SendIn.model_validate(
+                {
+                    "kind": message.kind,
+                    "recipient": message.recipient,
+                    "subject": message.subject,
+                    "body": message.body,
+                    "refs": [self._by_script_id.get(r, r) for r in message.refs],
+                    "priority": message.priority,
+                    "activity": message.activity,
+                    "area": message.area,
+                    "window_start": message.window_start,
+                    "window_end": message.window_end,
+                }
+            )
+            sent = desk.send(message.sender, data)
+            self._ids[index] = sent["id"]
+            if message.id is not None:
+                self._by_script_id[message.id] = sent["id"]
+        elif index in self._ids:
+            if action == "ack":
+                desk.ack(message.recipient, self._ids[index])
+            else:
+                reply = ReplyIn(subject=message.response.subject, body=message.response.body)
+                desk.respond(message.recipient, self._ids[index], reply)
 
 
 def register(app: typer.Typer) -> None:
