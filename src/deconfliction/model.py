@@ -311,8 +311,8 @@ class Crossing(Strict):
     time: UtcDatetime
 
 
-class Alert(Strict):
-    """The current state of one alert."""
+class AlertFacts(Strict):
+    """What an alert says, shared by its current state and each of its events."""
 
     id: str
     rule: Rule
@@ -326,40 +326,32 @@ class Alert(Strict):
     lat: float | None = None
     crossing: Crossing | None = None
     message: str
+    ref: str | None = None
+    """The object an alert is about when it is neither a unit nor a site (a message id)."""
+
+
+class Alert(AlertFacts):
+    """The current state of one alert."""
+
     state: AlertState = AlertState.OPEN
     opened: UtcDatetime
     updated: UtcDatetime
-    ref: str | None = None
-    """The object an alert is about when it is neither a unit nor a site (a message id)."""
 
 
 EventKind = Literal["open", "updated", "resolved"]
 
 
-class AlertEvent(Strict):
+class AlertEvent(AlertFacts):
     """One step in an alert's life: the line printed by `scenario run --format jsonl`."""
 
     event: EventKind
-    id: str
-    rule: Rule
-    severity: Severity
-    time: UtcDatetime
-    party: Id
-    units: list[str] = Field(default_factory=list)
-    site: str | None = None
-    line: str | None = None
-    lon: float | None = None
-    lat: float | None = None
-    crossing: Crossing | None = None
-    message: str
-    ref: str | None = None
 
     def to_json_dict(self) -> dict[str, Any]:
-        """The JSON object of DESIGN section 6, keys in its order."""
+        """The JSON object of DESIGN section 6, keys in its order (`event` first)."""
         data = self.model_dump(mode="json")
         if data.get("ref") is None:
             data.pop("ref", None)
-        return data
+        return {"event": data.pop("event"), **data}
 
 
 class HotlineKind(StrEnum):

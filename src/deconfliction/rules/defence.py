@@ -204,62 +204,56 @@ def evaluate(ctx: Context, touched: IntArray) -> list[AlertEvent]:
     watch.last_figures = np.stack([own, other, baseline])
     active = (weakened != watch.weakened[:n]) | (outnumbered != watch.outnumbered[:n])
     active |= (weakened | outnumbered) & shifted
+    radius = wording.km(settings.defence_radius_m)
+    window = wording.days(settings.defence_window_s)
     for i in np.flatnonzero(active).tolist():
-        site = sites.sites[i]
-        key_w = (Rule.DEFENCE_WEAKENED, ctx.party, site.id)
-        if weakened[i]:
-            drop = 1.0 - own[i] / baseline[i]
-            message = (
-                f"{site.name}: defenders within {wording.km(settings.defence_radius_m)} down to "
-                f"{own[i]} personnel from {baseline[i]} in the last "
-                f"{wording.days(settings.defence_window_s)} ({drop:.0%} fewer)"
-            )
-            event = ctx.book.raise_(
-                _finding(
-                    ctx, key_w, Rule.DEFENCE_WEAKENED, i, message, (int(own[i]), int(baseline[i]))
-                ),
-                ctx.now_us,
-            )
-        elif watch.weakened[i]:
-            event = ctx.book.resolve(
-                key_w,
-                ctx.now_us,
-                f"{site.name}: defenders back to {own[i]} personnel against {baseline[i]} "
-                f"at most in the last {wording.days(settings.defence_window_s)}",
-            )
-        else:
-            event = None
-        if event:
-            events.append(event)
-        key_o = (Rule.DEFENCE_OUTNUMBERED, ctx.party, site.id)
-        if outnumbered[i]:
-            ratio = other[i] / max(int(own[i]), 1)
-            message = (
-                f"{site.name}: {other[i]} personnel of other forces within "
-                f"{wording.km(settings.defence_radius_m)} against {own[i]} of ours "
-                f"({ratio:.1f} to 1)"
-            )
-            event = ctx.book.raise_(
-                _finding(
-                    ctx, key_o, Rule.DEFENCE_OUTNUMBERED, i, message, (int(own[i]), int(other[i]))
-                ),
-                ctx.now_us,
-            )
-        elif watch.outnumbered[i]:
-            event = ctx.book.resolve(
-                key_o,
-                ctx.now_us,
-                f"{site.name}: {other[i]} personnel of other forces within "
-                f"{wording.km(settings.defence_radius_m)} against {own[i]} of ours, no longer "
-                f"{settings.outnumbered_ratio:g} to 1",
-            )
-        else:
-            event = None
-        if event:
-            events.append(event)
+        name = sites.sites[i].name
+        mine, theirs, most = int(own[i]), int(other[i]), int(baseline[i])
+        events += _settle(
+            ctx,
+            Rule.DEFENCE_WEAKENED,
+            i,
+            (bool(watch.weakened[i]), bool(weakened[i])),
+            f"{name}: defenders within {radius} down to {mine} personnel from {most} in "
+            f"the last {window} ({1.0 - mine / max(most, 1):.0%} fewer)",
+            f"{name}: defenders back to {mine} personnel against {most} at most in the last "
+            f"{window}",
+            (mine, most),
+        )
+        events += _settle(
+            ctx,
+            Rule.DEFENCE_OUTNUMBERED,
+            i,
+            (bool(watch.outnumbered[i]), bool(outnumbered[i])),
+            f"{name}: {theirs} personnel of other forces within {radius} against {mine} "
+            f"of ours ({theirs / max(mine, 1):.1f} to 1)",
+            f"{name}: {theirs} personnel of other forces within {radius} against {mine} of "
+            f"ours, no longer {settings.outnumbered_ratio:g} to 1",
+            (mine, theirs),
+        )
     watch.weakened[: len(sites)] = weakened
     watch.outnumbered[: len(sites)] = outnumbered
     return events
+
+
+def _settle(
+    ctx: Context,
+    rule: Rule,
+    i: int,
+    state: tuple[bool, bool],
+    opening: str,
+    closing: str,
+    figures: tuple[object, ...],
+) -> list[AlertEvent]:
+    """One site's alert of one rule, from its (before, now) state."""
+    was, now = state
+    key = (rule, ctx.party, ctx.sites.sites[i].id)
+    event = None
+    if now:
+        event = ctx.book.raise_(_finding(ctx, key, rule, i, opening, figures), ctx.now_us)
+    elif was:
+        event = ctx.book.resolve(key, ctx.now_us, closing)
+    return [] if event is None else [event]
 
 
 def _finding(

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
+
 import numpy as np
 from numpy.typing import NDArray
 
@@ -53,41 +56,68 @@ def _line(ctx: Context, geometry: LineGeometry) -> list[AlertEvent]:
     approach[units] = approach_now
     violation[units] = violation_now
 
+    # Units whose alerts change: a state flipped, or figures moved under an open alert.
+    moving = (was_violation != violation_now) | (was_approach != approach_now)
+    moving |= (violation_now | approach_now) & changed
     events: list[AlertEvent] = []
-    for i in np.flatnonzero(was_violation & ~violation_now):
+    picked = np.flatnonzero(moving)
+    if not picked.size:
+        return events
+    raised = picked[approach_now[picked] & (~was_approach[picked] | changed[picked])]
+    distance = dict(
+        zip(raised.tolist(), geometry.distance(x[raised], y[raised]).tolist(), strict=True)
+    )
+    for i in picked.tolist():
         u = int(units[i])
-        event = ctx.book.resolve(
-            (Rule.ZONE_VIOLATION, ctx.party, line.id, u),
-            ctx.now_us,
-            f"{describe_unit(ctx, u)} is no longer on the far side of the {line.name}",
+        events += _settle(
+            ctx,
+            geometry,
+            u,
+            (bool(was_violation[i]), bool(violation_now[i])),
+            (bool(was_approach[i]), bool(approach_now[i])),
+            bool(changed[i]),
+            partial(_crossing, ctx, geometry, u, int(own[i])),
+            distance.get(i),
         )
-        if event:
-            events.append(event)
-    for i in np.flatnonzero(was_approach & ~approach_now):
-        u = int(units[i])
-        why = "crossed" if violation_now[i] else "moved out of the buffer of"
-        event = ctx.book.resolve(
-            (Rule.LINE_APPROACH, ctx.party, line.id, u),
-            ctx.now_us,
-            f"{describe_unit(ctx, u)} {why} the {line.name}",
-        )
-        if event:
-            events.append(event)
-    for i in np.flatnonzero(violation_now & (~was_violation | changed)):
-        crossing = None
-        if not was_violation[i]:
-            crossing = _crossing(ctx, geometry, int(units[i]), int(own[i]))
-        event = _violation(ctx, geometry, int(units[i]), crossing)
-        if event:
-            events.append(event)
-    raised = np.flatnonzero(approach_now & (~was_approach | changed))
-    if raised.size:
-        distance = geometry.distance(x[raised], y[raised])
-        for slot, d in zip(raised.tolist(), distance.tolist(), strict=True):
-            event = _approach(ctx, geometry, int(units[slot]), d)
-            if event:
-                events.append(event)
     return events
+
+
+def _settle(
+    ctx: Context,
+    geometry: LineGeometry,
+    unit: int,
+    violation: tuple[bool, bool],
+    approach: tuple[bool, bool],
+    changed: bool,
+    crossing: Callable[[], Crossing | None],
+    distance: float | None,
+) -> list[AlertEvent]:
+    """One unit's line alerts, from its (before, now) states on this line."""
+    line = geometry.line
+    (was_violation, violation_now), (was_approach, approach_now) = violation, approach
+    found: list[AlertEvent | None] = []
+    if was_violation and not violation_now:
+        found.append(
+            ctx.book.resolve(
+                (Rule.ZONE_VIOLATION, ctx.party, line.id, unit),
+                ctx.now_us,
+                f"{describe_unit(ctx, unit)} is no longer on the far side of the {line.name}",
+            )
+        )
+    if was_approach and not approach_now:
+        why = "crossed" if violation_now else "moved out of the buffer of"
+        found.append(
+            ctx.book.resolve(
+                (Rule.LINE_APPROACH, ctx.party, line.id, unit),
+                ctx.now_us,
+                f"{describe_unit(ctx, unit)} {why} the {line.name}",
+            )
+        )
+    if violation_now and (not was_violation or changed):
+        found.append(_violation(ctx, geometry, unit, None if was_violation else crossing()))
+    if approach_now and (not was_approach or changed):
+        found.append(_approach(ctx, geometry, unit, distance))
+    return [event for event in found if event is not None]
 
 
 def _violation(
@@ -192,6 +222,22 @@ def _segment_crossing(
     return Crossing(lon=round(lon, 6), lat=round(lat, 6), time=from_us(t))
 
 
+def _crossing_from(
+    ctx: Context,
+    geometry: LineGeometry,
+    one: AppliedOne,
+    own: int,
+    prev: tuple[float, float, int],
+    x: float,
+    y: float,
+) -> Crossing | None:
+    """The crossing of a single report's path, if the report before it was on its side."""
+    if not one.prev_seen or geometry.area_of(prev[0], prev[1]) != own:
+        return None
+    t = int(ctx.picture.t_us[one.unit])
+    return _segment_crossing(ctx, geometry, prev[0], prev[1], prev[2], x, y, t)
+
+
 def evaluate_one(ctx: Context, one: AppliedOne) -> list[AlertEvent]:
     """Both line rules for the unit one report moved (the live path, scalar work only)."""
     events: list[AlertEvent] = []
@@ -213,38 +259,15 @@ def evaluate_one(ctx: Context, one: AppliedOne) -> list[AlertEvent]:
         was_approach, was_violation = bool(approach[u]), bool(violation[u])
         approach[u] = approach_now
         violation[u] = violation_now
-        if was_violation and not violation_now:
-            event = ctx.book.resolve(
-                (Rule.ZONE_VIOLATION, ctx.party, line.id, u),
-                ctx.now_us,
-                f"{describe_unit(ctx, u)} is no longer on the far side of the {line.name}",
-            )
-            if event:
-                events.append(event)
-        if was_approach and not approach_now:
-            why = "crossed" if violation_now else "moved out of the buffer of"
-            event = ctx.book.resolve(
-                (Rule.LINE_APPROACH, ctx.party, line.id, u),
-                ctx.now_us,
-                f"{describe_unit(ctx, u)} {why} the {line.name}",
-            )
-            if event:
-                events.append(event)
-        if violation_now and (not was_violation or one.figures_changed):
-            crossing = None
-            if (
-                not was_violation
-                and one.prev_seen
-                and geometry.area_of(one.prev_x, one.prev_y) == own
-            ):
-                crossing = _segment_crossing(
-                    ctx, geometry, one.prev_x, one.prev_y, one.prev_t, x, y, int(pic.t_us[u])
-                )
-            event = _violation(ctx, geometry, u, crossing)
-            if event:
-                events.append(event)
-        if approach_now and (not was_approach or one.figures_changed):
-            event = _approach(ctx, geometry, u)
-            if event:
-                events.append(event)
+        prev = (one.prev_x, one.prev_y, one.prev_t)
+        events += _settle(
+            ctx,
+            geometry,
+            u,
+            (was_violation, violation_now),
+            (was_approach, approach_now),
+            one.figures_changed,
+            partial(_crossing_from, ctx, geometry, one, own, prev, x, y),
+            None,
+        )
     return events
