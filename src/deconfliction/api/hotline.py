@@ -245,7 +245,13 @@ def outbox(caller: Caller, desk: Desk, state: MessageState | None = None) -> Any
 @router.get(
     "/transcript",
     response_class=Response,
-    responses={200: {"content": {"application/x-ndjson": {}}}, **READ},
+    responses={
+        200: {
+            "description": "One signed chain entry per line (JSON Lines)",
+            "content": {"application/x-ndjson": {"schema": {"type": "string"}}},
+        },
+        **READ,
+    },
 )
 def transcript(
     caller: Caller,
