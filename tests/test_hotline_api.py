@@ -211,12 +211,6 @@ def test_a_self_signed_overdue_message_escalates_on_the_live_clock(tmp_path: Pat
         server.stop()
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="SQLiteStore numbers batches after a restart from the last batch holding reports,"
-    " so an empty batch of alert events (a tick's or the hotline's) may collide"
-    " (UNIQUE batches.number); which one hits it is a race",
-)
 def test_messages_and_their_alerts_survive_a_kill(tmp_path: Path) -> None:
     db, tokens = _database(tmp_path)
     server = start_server(db)
