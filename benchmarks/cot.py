@@ -139,9 +139,11 @@ def sink_for(kind: str, directory: Path, units: list[Unit]) -> tuple[Any, Any]:
 
 
 def count(seam: Any) -> int:
+    """Reports taken in so far. For the service, those its ingest has returned as durable:
+    a COUNT(*) of the store every poll would take the gateway's event loop from it."""
     if isinstance(seam, PictureSink):
         return len(seam.report_ids)
-    return int(seam.service.store.report_count())
+    return int(seam.accepted)
 
 
 # -- the other process -----------------------------------------------------------------
@@ -212,6 +214,9 @@ async def ingest_throughput(
     sender.join()
     await gateway.stop()
     if owned is not None:
+        stored = owned[1].report_count()
+        if stored != len(frames):
+            raise SystemExit(f"the store holds {stored} reports, not {len(frames)}")
         owned[0].close()
         owned[1].close()
     return len(frames) / elapsed, cpu_rate

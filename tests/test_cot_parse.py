@@ -13,7 +13,6 @@ from deconfliction.ingest import cot
 from deconfliction.ingest.cot import (
     CotError,
     affiliation,
-    atom_fields,
     parse_event,
     parse_frames,
     parse_time,
@@ -22,6 +21,7 @@ from deconfliction.ingest.cot import (
 )
 from deconfliction.model import AlertEvent, UnitKind
 from deconfliction.tak import outbound, proto
+from deconfliction.tak.atoms import atom_fields
 from deconfliction.tak.framing import Framer
 
 T = "2018-02-07T20:00:00Z"

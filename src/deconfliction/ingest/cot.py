@@ -19,8 +19,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import NamedTuple
+from itertools import accumulate
 from xml.etree.ElementTree import Element, ParseError
+from xml.parsers.expat import XMLParserType
 
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import DefusedXMLParser
@@ -35,7 +36,6 @@ _DECLARATION = re.compile(rb"^\s*<\?xml[^>]*\?>", re.DOTALL)
 _ID = re.compile(ID_PATTERN)
 _NOT_ID = re.compile(r"[^a-z0-9._-]+")
 _EQUIPMENT_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
-_RATING = re.compile(r"^[A-F][1-6]$")
 
 UNKNOWN_ERROR = 9_999_999.0
 """CoT's value for an unknown `ce`, `le` or `hae`."""
@@ -64,16 +64,24 @@ class CotEvent:
     """`TakControl` children by tag: `TakRequest` -> its `version` (protocol negotiation)."""
 
 
-@lru_cache(maxsize=4096)
 def parse_time(value: str, name: str) -> datetime:
     """A CoT time (`2018-02-07T20:00:00Z`, fractions of any length) as aware UTC."""
     try:
-        parsed = datetime.fromisoformat(value.strip())
+        parsed = _fromisoformat(value)
     except ValueError:
-        raise CotError(f"{name}: '{value[:40]}' is not an ISO 8601 time") from None
-    if parsed.tzinfo is None:
+        try:
+            parsed = _fromisoformat(value.strip())
+        except ValueError:
+            raise CotError(f"{name}: '{value[:40]}' is not an ISO 8601 time") from None
+    zone = parsed.tzinfo
+    if zone is UTC:
+        return parsed
+    if zone is None:
         raise CotError(f"{name}: '{value[:40]}' has no time zone")
-    return parsed if parsed.tzinfo is UTC else parsed.astimezone(UTC)
+    return parsed.astimezone(UTC)
+
+
+_fromisoformat = datetime.fromisoformat
 
 
 def _float(value: str | None, name: str, default: float | None = None) -> float:
@@ -100,13 +108,6 @@ def strip_frame(frame: bytes) -> bytes:
     return frame.strip()
 
 
-def _without_declaration(frame: bytes) -> bytes:
-    # The framer starts frames at their first '<': an XML declaration, if any, is there.
-    if frame.startswith(b"<?xml"):
-        return frame[frame.find(b"?>") + 2 :]
-    return frame
-
-
 def _refused(exc: Exception) -> CotError:
     if isinstance(exc, ParseError):
         return CotError(f"event: malformed XML ({exc})")
@@ -124,26 +125,47 @@ def parse_xml(data: bytes) -> Element:
     return root
 
 
-class _EventTarget:
-    """Builds events straight from the parser's callbacks, without an element tree.
+class _EventHandler:
+    """Builds events straight from expat's element callbacks, without an element tree.
 
     `base` is the depth of the `<event>` elements: 1 for a lone event, 2 for the events
     of a group wrapped in one document. Each event becomes a CotEvent or, when one of
-    its attributes is wrong, the CotError that says which.
+    its attributes is wrong, the CotError that says which; `starts` holds the byte
+    offset of each event's start tag in the document.
     """
+
+    __slots__ = (
+        "base",
+        "closed",
+        "current",
+        "expat",
+        "item",
+        "opened",
+        "results",
+        "section",
+        "starts",
+    )
 
     def __init__(self, base: int) -> None:
         self.base = base
-        self.depth = 0
+        self.opened = 0
+        self.closed: list[str] = []
+        """Tags of the elements ended so far. Its `append` is expat's end callback: the
+        depth is what was opened less what was closed, without a Python call per end."""
         self.results: list[CotEvent | CotError] = []
+        self.starts: list[int] = []
         self.current: CotEvent | None = None
         self.section = ""
         self.item = ""
+        self.expat: XMLParserType | None = None
 
     def start(self, tag: str, attrib: dict[str, str]) -> None:
-        self.depth += 1
-        level = self.depth - self.base
+        # Called for every element of every event: the common cases come first.
+        opened = self.opened = self.opened + 1
+        level = opened - len(self.closed) - self.base
         if level == 0:
+            if self.expat is not None:
+                self.starts.append(self.expat.CurrentByteIndex)
             try:
                 self.current = _event_head(tag, attrib)
                 self.results.append(self.current)
@@ -152,9 +174,14 @@ class _EventTarget:
                 self.results.append(exc)
             return
         event = self.current
-        if event is None or level < 0:
+        if event is None:
             return
-        if level == 1:
+        if level == 2:
+            if self.section == "detail":
+                self.item = tag
+                if tag == "contact" or tag == "__deconfliction":
+                    _detail_item(event, tag, attrib)
+        elif level == 1:
             self.section = tag
             if tag == "point":
                 try:
@@ -162,33 +189,34 @@ class _EventTarget:
                 except CotError as exc:
                     self.results[-1] = exc
                     self.current = None
-        elif self.section == "detail":
-            if level == 2:
-                self.item = tag
-                _detail_item(event, tag, attrib)
-            elif level == 3 and self.item == "TakControl":
-                event.takcontrol = {**(event.takcontrol or {}), tag: attrib.get("version", "")}
-
-    def end(self, tag: str) -> None:
-        self.depth -= 1
+        elif level == 3 and self.item == "TakControl" and self.section == "detail":
+            event.takcontrol = {**(event.takcontrol or {}), tag: attrib.get("version", "")}
 
     def close(self) -> list[CotEvent | CotError]:
         return self.results
 
 
-def _stream(data: bytes, base: int) -> list[CotEvent | CotError]:
-    parser = DefusedXMLParser(target=_EventTarget(base), forbid_dtd=True)
+def _stream(data: bytes, base: int) -> _EventHandler:
+    handler = _EventHandler(base)
+    # defusedxml's parser, with its refusal of DTDs, entity declarations and external
+    # references left in place; only the element callbacks go straight to the handler,
+    # sparing the per-element attribute dict and name fix-ups an element tree needs.
+    parser = DefusedXMLParser(target=handler, forbid_dtd=True)
+    expat = handler.expat = parser.parser
+    expat.ordered_attributes = False
+    expat.StartElementHandler = handler.start
+    expat.EndElementHandler = handler.closed.append
     try:
         parser.feed(data)
-        results: list[CotEvent | CotError] = parser.close()
+        parser.close()
     except (ParseError, DefusedXmlException) as exc:
         raise _refused(exc) from None
-    return results
+    return handler
 
 
 def parse_event(frame: bytes) -> CotEvent:
     """One CoT event from the bytes of one frame."""
-    results = _stream(strip_frame(frame), 1)
+    results = _stream(strip_frame(frame), 1).results
     if not results:
         raise CotError("event: no element")
     result = results[0]
@@ -203,11 +231,19 @@ def parse_frames(frames: Sequence[bytes]) -> tuple[list[CotEvent], list[str]]:
     errors: list[str] = []
     for start in range(0, len(frames), GROUP):
         group = frames[start : start + GROUP]
-        document = b"<cot>" + b"".join(map(_without_declaration, group)) + b"</cot>"
+        bodies = [
+            frame[frame.find(b"?>") + 2 :].lstrip() if frame.startswith(b"<?xml") else frame
+            for frame in group
+        ]
+        document = b"<cot>" + b"".join(bodies) + b"</cot>"
         results: list[CotEvent | CotError] | None = None
         if not _FORBIDDEN.search(document):
             with contextlib.suppress(CotError):
-                results = _stream(document, 2)
+                handler = _stream(document, 2)
+                # Each event must begin exactly where its frame does: frames that only
+                # make events together (one cut short, the next holding two) do not pass.
+                if handler.starts == list(accumulate(map(len, bodies[:-1]), initial=5)):
+                    results = handler.results
         if results is None or len(results) != len(group):
             # A frame that is not exactly one well-formed event spoils its group's
             # document; parsed one by one, it costs only itself.
@@ -249,20 +285,30 @@ def _event_head(tag: str, attrib: dict[str, str]) -> CotEvent:
         raise CotError("event/@time: missing")
     stale = get("stale")
     return CotEvent(
-        uid=uid,
-        type=cot_type,
-        time=parse_time(time_text, "time"),
-        stale=None if stale is None else parse_time(stale, "stale"),
-        how=get("how") or "m-g",
+        uid,
+        cot_type,
+        parse_time(time_text, "time"),
+        None if stale is None else parse_time(stale, "stale"),
+        get("how") or "m-g",
     )
 
 
 def _point(event: CotEvent, attrib: dict[str, str]) -> None:
+    try:
+        lat = float(attrib["lat"])
+        lon = float(attrib["lon"])
+        ce = float(attrib.get("ce", UNKNOWN_ERROR))
+    except (KeyError, ValueError):
+        pass
+    else:
+        # inf - inf and nan - nan are nan, which equals nothing: all three are finite.
+        if lat - lat == 0.0 and lon - lon == 0.0 and ce - ce == 0.0:
+            event.lat, event.lon, event.ce = lat, lon, ce
+            return
+    # The slow path names what is wrong.
     event.lat = _float(attrib.get("lat"), "point/@lat")
     event.lon = _float(attrib.get("lon"), "point/@lon")
-    ce = attrib.get("ce")
-    if ce is not None:
-        event.ce = _float(ce, "point/@ce")
+    event.ce = _float(attrib.get("ce"), "point/@ce", UNKNOWN_ERROR)
 
 
 def _detail_item(event: CotEvent, tag: str, attrib: dict[str, str]) -> None:
@@ -387,111 +433,13 @@ def format_equipment(equipment: dict[str, int]) -> str:
     return ",".join(f"{name}:{count}" for name, count in sorted(equipment.items()))
 
 
-class AtomFields(NamedTuple):
-    """What an atom says about a unit, validated; the gateway turns rows of these into a batch."""
-
-    unit: str
-    time_us: int
-    lon: float
-    lat: float
-    actor: str | None
-    kind: UnitKind
-    name: str
-    strength: int
-    """-1 when the event carries none."""
-    equipment: dict[str, int] | None
-    source: str
-    rating: str | None
-    report_id: str
-
-
-def atom_fields(event: CotEvent, observer: str, actors: dict[str, str | None]) -> AtomFields:
-    """The report an atom makes in `observer`'s picture.
-
-    `actors` maps an affiliation letter to the actor it stands for in this party's
-    picture (None: such atoms are not taken); a `<__deconfliction actor=...>` detail
-    overrides it.
-    """
-    if not -180.0 <= event.lon <= 180.0:
-        raise CotError(f"point/@lon: {event.lon} is outside -180..180")
-    if not -90.0 <= event.lat <= 90.0:
-        raise CotError(f"point/@lat: {event.lat} is outside -90..90")
-    if event.stale is not None and event.stale <= event.time:
-        raise CotError("event/@stale: the event is stale when sent")
-    kind = unit_kind(event.type)
-    extension = event.extension
-    if extension is None:
-        actor = actors.get(affiliation(event.type))
-        strength = -1
-        equipment = None
-        rating = None
-        extension = {}
-    else:
-        actor, kind, strength, equipment, rating = _extension(extension, actors, event.type, kind)
-    source = extension.get("source") or "tak"
-    if event.ce < UNKNOWN_ERROR:
-        source = f"{source} ce={event.ce:g}m"
-    name = (event.callsign or event.uid)[:200]
-    unit = unit_id(event.uid)
-    time_us = _micros(event.time)
-    report_id = extension.get("id") or f"cot:{observer}:{unit}:{time_us}"
-    return AtomFields(
-        unit=unit,
-        time_us=time_us,
-        lon=event.lon,
-        lat=event.lat,
-        actor=actor,
-        kind=kind,
-        name=name,
-        strength=strength,
-        equipment=equipment,
-        source=source[:200],
-        rating=rating,
-        report_id=report_id[:128],
-    )
-
-
-def _extension(
-    extension: dict[str, str], actors: dict[str, str | None], cot_type: str, kind: UnitKind
-) -> tuple[str | None, UnitKind, int, dict[str, int] | None, str | None]:
-    actor = extension.get("actor") or actors.get(affiliation(cot_type))
-    if actor is not None and not _ID.match(actor):
-        raise CotError(f"__deconfliction/@actor: '{actor[:40]}' is not a valid id")
-    if "kind" in extension:
-        try:
-            kind = UnitKind(extension["kind"])
-        except ValueError:
-            raise CotError(
-                f"__deconfliction/@kind: '{extension['kind'][:40]}' is not a unit kind"
-            ) from None
-    strength = -1
-    if "strength" in extension:
-        try:
-            strength = int(extension["strength"])
-        except ValueError:
-            raise CotError("__deconfliction/@strength: not an integer") from None
-        if strength < 0:
-            raise CotError("__deconfliction/@strength: must not be negative")
-    equipment = parse_equipment(extension["equipment"]) if "equipment" in extension else None
-    rating = extension.get("rating")
-    if rating is not None and not _RATING.match(rating):
-        raise CotError(f"__deconfliction/@rating: '{rating[:10]}' is not A-F then 1-6")
-    return actor, kind, strength, equipment, rating
-
-
-def _micros(value: datetime) -> int:
-    return int(value.timestamp()) * 1_000_000 + value.microsecond
-
-
 __all__ = [
     "AFFILIATIONS",
     "KIND_FUNCTIONS",
     "UNKNOWN_ERROR",
-    "AtomFields",
     "CotError",
     "CotEvent",
     "affiliation",
-    "atom_fields",
     "format_equipment",
     "is_atom",
     "parse_equipment",

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Callable, Collection, Sequence
 from typing import TYPE_CHECKING
 
@@ -25,6 +26,9 @@ class ServiceSeam:
     def __init__(self, service: Service) -> None:
         self.service = service
         self._listeners: list[tuple[ChangeListener, asyncio.AbstractEventLoop]] = []
+        self.accepted = 0
+        """Reports made durable through this seam (not counting duplicates)."""
+        self._accepted_lock = threading.Lock()
         self._reference = self._reference_key()
         service.store.add_listener(self._committed)
 
@@ -66,6 +70,8 @@ class ServiceSeam:
             answer = service.ingest_batch(batch.sorted_by_time(), list(register.values()))
         except ServiceError as exc:
             return CotIngestResult(0, 0, [*rejected, exc.message])
+        with self._accepted_lock:
+            self.accepted += answer.accepted
         changed = set(batch.unit.tolist())
         for listener, loop in list(self._listeners):
             loop.call_soon_threadsafe(listener.units, party, changed)

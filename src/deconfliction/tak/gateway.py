@@ -17,9 +17,10 @@ from cryptography import x509
 from cryptography.x509.oid import NameOID
 
 from ..batch import ObjectArray, ReportBatch
-from ..ingest.cot import AtomFields, CotError, CotEvent, atom_fields
+from ..ingest.cot import CotError, CotEvent
 from ..model import Actor, AlertEvent, Unit
 from . import outbound, proto
+from .atoms import AtomColumns
 from .config import CotConfig, Listener
 from .connection import READ_BYTES, Connection
 from .seam import CotService, PartyView
@@ -176,29 +177,39 @@ class CotGateway:
     async def ingest(self, connection: Connection, events: Sequence[CotEvent]) -> None:
         """Turn a connection's atoms into one batch in its party's picture."""
         party = connection.party
-        mapping = self._affiliation_actors(party)
-        rows: list[AtomFields] = []
-        units: list[Unit] = []
-        registered = connection.registered
+        columns = AtomColumns(party, self._affiliation_actors(party))
+        add = columns.add
+        skipped: list[str] = []
         for event in events:
             try:
-                row = atom_fields(event, party, mapping)
+                add(event)
             except CotError as exc:
-                log.warning("%s: skipped atom %s: %s", connection.peer, event.uid[:80], exc)
-                continue
-            rows.append(row)
-            identity = (row.actor, row.kind.value, row.name)
-            if row.actor is not None and registered.get(row.unit) != identity:
-                registered[row.unit] = identity
-                units.append(Unit(id=row.unit, name=row.name, actor=row.actor, kind=row.kind))
-        if not rows:
+                skipped.append(f"{event.uid[:80]}: {exc}")
+        if skipped:
+            # A flood of bad atoms must not become a flood of log lines.
+            for reason in skipped[:3]:
+                log.warning("%s: skipped atom %s", connection.peer, reason)
+            if len(skipped) > 3:
+                log.warning("%s: skipped %d more atoms", connection.peer, len(skipped) - 3)
+        if not len(columns):
             return
-        connection.reported.update(r.unit for r in rows)
+        units: list[Unit] = []
+        registered = connection.registered
+        for unit, actor, kind, name in zip(
+            columns.unit, columns.actor, columns.kind, columns.name, strict=True
+        ):
+            if actor is None:
+                continue
+            identity = (actor, kind.value, name)
+            if registered.get(unit) != identity:
+                registered[unit] = identity
+                units.append(Unit(id=unit, name=name, actor=actor, kind=kind))
+        connection.reported.update(columns.unit)
         try:
-            result = await self.service.ingest_cot(party, _batch(rows, party), units)
+            result = await self.service.ingest_cot(party, _batch(columns), units)
         except Exception:
             # The service failed on this batch; the connection, and the others, go on.
-            log.exception("%s: %d reports not stored", connection.peer, len(rows))
+            log.exception("%s: %d reports not stored", connection.peer, len(columns))
             return
         if result.rejected:
             for reason in result.rejected[:3]:
@@ -289,24 +300,23 @@ class CotGateway:
             self.reference()
 
 
-def _batch(rows: list[AtomFields], party: str) -> ReportBatch:
-    n = len(rows)
-    equipment = [r.equipment for r in rows]
+def _batch(columns: AtomColumns) -> ReportBatch:
+    n = len(columns)
     return ReportBatch(
-        time_us=np.fromiter((r.time_us for r in rows), dtype=np.int64, count=n),
-        unit=_objects([r.unit for r in rows]),
-        lon=np.fromiter((r.lon for r in rows), dtype=np.float64, count=n),
-        lat=np.fromiter((r.lat for r in rows), dtype=np.float64, count=n),
-        observer=_objects([party] * n),
-        strength=np.fromiter((r.strength for r in rows), dtype=np.int64, count=n),
-        equipment=tuple(equipment) if any(e is not None for e in equipment) else None,
-        report_id=_objects([r.report_id for r in rows]),
-        source=_objects([r.source for r in rows]),
-        rating=_objects([r.rating for r in rows]),
+        time_us=np.array(columns.time_us, dtype=np.int64),
+        unit=_objects(columns.unit),
+        lon=np.array(columns.lon, dtype=np.float64),
+        lat=np.array(columns.lat, dtype=np.float64),
+        observer=_objects([columns.observer] * n),
+        strength=np.array(columns.strength, dtype=np.int64),
+        equipment=None if columns.equipment is None else tuple(columns.equipment),
+        report_id=_objects(columns.report_id),
+        source=_objects(columns.source),
+        rating=_objects(columns.rating),
     )
 
 
-def _objects(values: list[object]) -> ObjectArray:
+def _objects(values: Sequence[object]) -> ObjectArray:
     array = np.empty(len(values), dtype=object)
     array[:] = values
     return array
