@@ -21,7 +21,7 @@ from deconfliction.ingest.cot import (
 )
 from deconfliction.model import AlertEvent, UnitKind
 from deconfliction.tak import outbound, proto
-from deconfliction.tak.atoms import atom_fields
+from deconfliction.tak.atoms import AtomColumns, atom_fields
 from deconfliction.tak.framing import Framer
 
 T = "2018-02-07T20:00:00Z"
@@ -189,6 +189,32 @@ def test_a_frame_holding_two_events_is_refused_not_split() -> None:
     two = event(uid="a").replace(b"</event>", b"</event>" + event(uid="b").split(b"?>", 1)[1])
     events, errors = parse_frames([event(uid="c"), two])
     assert [e.uid for e in events] == ["c"] and len(errors) == 1
+
+
+def test_frames_that_only_make_events_together_are_refused() -> None:
+    # One frame cut inside a comment, the next closing it, a third holding two events:
+    # together as many events as frames, but no frame is one event of its own.
+    cut = event(uid="cut").replace(b"<detail>", b"<detail><!-- ")
+    closing = b"--></detail></event>"
+    two = b"<event uid='d1' type='a-h-G' time='2018-02-07T20:00:00Z'/>" + event(uid="d2")
+    two = two.replace(b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n', b"")
+    events, errors = parse_frames([event(uid="c"), cut, closing, two])
+    assert [e.uid for e in events] == ["c"] and len(errors) == 3
+
+
+def test_atoms_become_columns_aligned_row_by_row() -> None:
+    columns = AtomColumns("coalition", ACTORS)
+    with_equipment = '<__deconfliction equipment="tank:3" strength="12"/>'
+    columns.add(parse_event(event(uid="plain")))
+    columns.add(parse_event(event(uid="kit", detail=with_equipment)))
+    with pytest.raises(CotError, match="outside"):
+        columns.add(parse_event(event(uid="off-map", lon="181")))
+    columns.add(parse_event(event(uid="plain-2", cot_type="a-f-G-U-C-I")))
+    assert columns.unit == ["plain", "kit", "plain-2"]
+    assert columns.equipment == [None, {"tank": 3}, None]
+    assert columns.strength == [-1, 12, -1]
+    assert columns.actor == ["isis", "isis", "sdf"]
+    assert [columns.row(i).report_id.split(":")[2] for i in range(3)] == columns.unit
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -200,7 +200,7 @@ class CotGateway:
         ):
             if actor is None:
                 continue
-            identity = (actor, kind.value, name)
+            identity = (actor, kind, name)
             if registered.get(unit) != identity:
                 registered[unit] = identity
                 units.append(Unit(id=unit, name=name, actor=actor, kind=kind))
