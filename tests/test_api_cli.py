@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 
-from api_support import ROOT, SCENARIO, free_port
+from api_support import ROOT, SCENARIO, free_port, make_database, start_server
 from deconfliction.cli.service import DEFAULT_SCENARIO
 from deconfliction.scenario import load
 
@@ -136,3 +136,26 @@ def test_demo_serves_and_replays_the_builtin_scenario(tmp_path: Path) -> None:
         process.wait(30)
         if process.stdout is not None:
             process.stdout.close()
+
+
+def test_a_token_revoked_from_the_command_line_is_refused_by_a_running_server(
+    tmp_path: Path,
+) -> None:
+    db, tokens = make_database(tmp_path)
+    server = start_server(db)
+    try:
+        with server.client() as c:
+            headers = tokens.headers("coalition", "viewer")
+            assert c.get("/lines", headers=headers).status_code == 200
+            listed = cli("token", "list", "--db", str(db)).stdout.splitlines()
+            [token_id] = [r.split()[0] for r in listed if r.split()[1:3] == ["coalition", "viewer"]]
+            assert cli("token", "revoke", "--db", str(db), "--id", token_id).returncode == 0
+            # the server's token cache holds a principal for at most a second
+            deadline = time.monotonic() + 5
+            while c.get("/lines", headers=headers).status_code == 200:
+                assert time.monotonic() < deadline, "the revoked token is still accepted"
+                time.sleep(0.1)
+            assert c.get("/lines", headers=headers).status_code == 401
+            assert c.post("/reports", json=[], headers=headers).status_code == 401
+    finally:
+        server.stop()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import threading
+import time
 from dataclasses import dataclass
 
 from ..store.base import Role, Store
@@ -56,3 +58,39 @@ def authenticate(store: Store, authorization: str | None) -> Principal:
         raise Unauthorized("unknown or revoked token")
     record = found[0]
     return Principal(record.party, record.role, record.id)
+
+
+class TokenCache:
+    """Principals of recently seen tokens, so that a request costs no database read.
+
+    A read on the event loop waits for the interpreter lock behind the ingest and
+    writer threads; under load that wait, not the lookup, was most of a small
+    request's time. Revocations through the service drop the cache at once; one made
+    by another process (`deconfliction token revoke`) is honoured within `ttl_s`.
+    """
+
+    def __init__(self, store: Store, ttl_s: float = 1.0, size: int = 10_000) -> None:
+        self._store = store
+        self._ttl_s = ttl_s
+        self._size = size
+        self._lock = threading.Lock()
+        self._known: dict[str, tuple[Principal, float]] = {}
+
+    def authenticate(self, authorization: str | None) -> Principal:
+        if authorization:
+            now = time.monotonic()
+            with self._lock:
+                known = self._known.get(authorization)
+            if known is not None and known[1] > now:
+                return known[0]
+        principal = authenticate(self._store, authorization)
+        with self._lock:
+            if len(self._known) >= self._size:
+                self._known.clear()
+            assert authorization is not None
+            self._known[authorization] = (principal, time.monotonic() + self._ttl_s)
+        return principal
+
+    def clear(self) -> None:
+        with self._lock:
+            self._known.clear()

@@ -17,7 +17,7 @@ from ..engine import Engine, EngineError
 from ..model import Actor, Line, Settings, Site, Unit, UnitKind, now_utc
 from ..store.base import Ack, AlertQuery, Change, IngestResult, Role, StoredEvent
 from ..store.sqlite import SQLiteStore
-from .auth import Principal, authenticate, new_token, token_hash
+from .auth import Principal, TokenCache, new_token, token_hash
 from .broker import Broker
 from .errors import Conflict, Invalid, NotFound, ServiceError, Unavailable
 from .ingest import IngestQueue, Pending
@@ -79,6 +79,7 @@ class Service(Reads):
         self._ticker: threading.Thread | None = None
         self._stop = threading.Event()
         self._ingest = IngestQueue(self._ingest_group)
+        self._tokens = TokenCache(store)
 
     # the engine and its clock -------------------------------------------------------
 
@@ -182,7 +183,7 @@ class Service(Reads):
     # authentication -------------------------------------------------------------------
 
     def authenticate(self, authorization: str | None) -> Principal:
-        return authenticate(self.store, authorization)
+        return self._tokens.authenticate(authorization)
 
     def create_token(self, party: str, role: Role) -> NewToken:
         if party not in self.parties:
@@ -201,6 +202,7 @@ class Service(Reads):
         if not mine:
             raise NotFound(f"no token {token_id}")
         self.store.revoke_token(token_id, now_utc())
+        self._tokens.clear()
 
     # reports ------------------------------------------------------------------------
 
