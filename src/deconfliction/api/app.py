@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException
 from .. import __version__
 from ..service.core import Service
 from ..service.errors import ServiceError
+from .fastpath import ReportsFastPath
 from .middleware import BodyLimit, SecurityHeaders
 from .routes import build_router
 
@@ -89,6 +90,8 @@ def create_app(service: Service, web: Path | None = WEB) -> FastAPI:
         app.state.hotline_feed = lambda: hotline.desk_of(app).feed
     if web is not None and (web / "index.html").is_file():
         app.mount("/", StaticFiles(directory=web, html=True), name="web")
+    # innermost: the body limit and the security headers apply to it as to any route
+    app.add_middleware(ReportsFastPath, service=service)
     app.add_middleware(BodyLimit, limit=service.limits.max_body_bytes)
     app.add_middleware(SecurityHeaders)
     return app

@@ -34,10 +34,8 @@ from ..service.views import (
     UnitCollection,
     UnitFeature,
 )
+from .fastpath import INLINE_BODY as _INLINE_BODY
 from .stream import HotlineFeed, alert_events, parse_stream_cursor
-
-_INLINE_BODY = 16 * 1024
-"""Bodies up to this size are validated on the event loop; larger ones on a worker."""
 
 _bearer = HTTPBearer(auto_error=False, description="a token from `deconfliction token create`")
 
