@@ -17,7 +17,6 @@ import multiprocessing
 import os
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -38,6 +37,7 @@ from deconfliction.batch import ReportBatch  # noqa: E402
 from deconfliction.model import Report  # noqa: E402
 from deconfliction.store import SQLiteStore  # noqa: E402
 from deconfliction.store.rows import report_rows  # noqa: E402
+from deconfliction.store.sqlite import writer_connection  # noqa: E402
 
 T0 = datetime(2018, 2, 1, tzinfo=UTC)
 UNITS = 2000
@@ -149,9 +149,8 @@ def measure_ingest(url: str, token: str, clients: int, batches: int, size: int) 
 def measure_ceiling(rows_batches: list[list[tuple[Any, ...]]], directory: Path) -> float:
     path = directory / "ceiling.sqlite"
     SQLiteStore(path).close()
-    connection = sqlite3.connect(path, isolation_level=None)
-    connection.execute("PRAGMA journal_mode = WAL")
-    connection.execute("PRAGMA synchronous = FULL")
+    # the store's own connection settings (WAL, synchronous=FULL, cache, checkpoints)
+    connection = writer_connection(path, "full")
     started = time.perf_counter()
     n = 0
     for rows in rows_batches:
@@ -168,6 +167,29 @@ def measure_ceiling(rows_batches: list[list[tuple[Any, ...]]], directory: Path) 
     return n / elapsed
 
 
+class Connection:
+    """One keep-alive HTTP/1.1 connection, read and written with asyncio streams: a
+    client that costs a fraction of what the server spends on a request."""
+
+    def __init__(self, reader: Any, writer: Any) -> None:
+        self.reader = reader
+        self.writer = writer
+
+    async def request(self, head: bytes, body: bytes) -> int:
+        self.writer.write(head + body)
+        status = int((await self.reader.readline()).split()[1])
+        length = 0
+        while True:
+            line = await self.reader.readline()
+            if line in (b"\r\n", b""):
+                break
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        await self.reader.readexactly(length)
+        return status
+
+
 def steady_client(
     url: str, token: str, client: int, rate: float, seconds: float, start_at: float, out: Any
 ) -> None:
@@ -175,33 +197,47 @@ def steady_client(
     it have been answered; latency counts from when it was due."""
     import asyncio
 
-    headers = {"Authorization": f"Bearer {token}", "content-type": "application/json"}
     n = int(rate * seconds)
     bodies = [
         orjson.dumps({**batch_reports(client + 50, 100_000 + k, 1)[0], "id": f"s{client}-{k}"})
         for k in range(n)
     ]
+    host, port = url.removeprefix("http://").split(":")
+
+    def head(body: bytes) -> bytes:
+        return (
+            f"POST /api/v1/reports HTTP/1.1\r\nHost: {host}\r\n"
+            f"Authorization: Bearer {token}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        ).encode()
 
     async def run() -> list[float]:
         # 4 clients x 64 stays well inside the server's file descriptor limit
-        limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
-        async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits) as c:
-            await c.get("/api/v1/health")
-            while time.time() < start_at:
-                await asyncio.sleep(0.001)
-            begin = time.perf_counter()
+        idle: asyncio.Queue[Connection] = asyncio.Queue()
+        for _ in range(64):
+            idle.put_nowait(Connection(*await asyncio.open_connection(host, int(port))))
+        while time.time() < start_at:
+            await asyncio.sleep(0.001)
+        begin = time.perf_counter()
 
-            async def one(k: int) -> float:
-                due = begin + k / rate
-                await asyncio.sleep(max(0.0, due - time.perf_counter()))
-                try:
-                    r = await c.post("/api/v1/reports", content=bodies[k], headers=headers)
-                except httpx.HTTPError:
-                    return float("inf")
-                # a refused or failed request counts as never answered
-                return time.perf_counter() - due if r.status_code == 200 else float("inf")
+        async def one(k: int) -> float:
+            due = begin + k / rate
+            await asyncio.sleep(max(0.0, due - time.perf_counter()))
+            connection = await idle.get()
+            try:
+                status = await asyncio.wait_for(
+                    connection.request(head(bodies[k]), bodies[k]), timeout=30
+                )
+            except (OSError, ValueError, IndexError, TimeoutError, asyncio.IncompleteReadError):
+                # a connection that failed is replaced; its request never counts as answered
+                connection.writer.close()
+                idle.put_nowait(Connection(*await asyncio.open_connection(host, int(port))))
+                return float("inf")
+            idle.put_nowait(connection)
+            # a refused or failed request counts as never answered
+            return time.perf_counter() - due if status == 200 else float("inf")
 
-            return list(await asyncio.gather(*(one(k) for k in range(n))))
+        return list(await asyncio.gather(*(one(k) for k in range(n))))
 
     out.put(asyncio.run(run()))
 
