@@ -42,8 +42,21 @@ class Framer:
         buf = self._buffer
         buf += data
         out = Frames()
-        pos = 0
         size = len(buf)
+        # One copy per frame, straight from the buffer; the view is let go before the
+        # buffer is trimmed.
+        view = memoryview(buf)
+        try:
+            pos = self._frames(buf, view, size, out)
+        finally:
+            view.release()
+        del buf[:pos]
+        self._scanned = max(0, self._scanned - pos)
+        return out
+
+    def _frames(self, buf: bytearray, view: memoryview, size: int, out: Frames) -> int:
+        xml = out.xml
+        pos = 0
         while pos < size:
             if self._skip:
                 taken = min(self._skip, size - pos)
@@ -81,11 +94,9 @@ class Framer:
             if stop - pos > self.max_bytes:
                 out.oversized += 1
             else:
-                out.xml.append(bytes(buf[pos:stop]))
+                xml.append(view[pos:stop].tobytes())
             pos = stop
-        del buf[:pos]
-        self._scanned = max(0, self._scanned - pos)
-        return out
+        return pos
 
     def _proto(self, buf: bytearray, pos: int, out: Frames) -> int:
         """Consume one protobuf message at `pos`; the same `pos` when it is incomplete."""
