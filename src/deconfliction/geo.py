@@ -110,6 +110,8 @@ class LineGeometry:
     ) -> LineGeometry:
         lonlat = densify(line.coordinates, densify_m)
         x, y = projection.forward(lonlat[:, 0], lonlat[:, 1])
+        if not (np.isfinite(x).all() and np.isfinite(y).all()):
+            raise GeometryError(f"line '{line.id}': it cannot be projected in the theatre's zone")
         xy = np.column_stack([x, y])
         path = LineString(xy)
         minx, miny, maxx, maxy = path.bounds
@@ -123,7 +125,10 @@ class LineGeometry:
                 f"line '{line.id}': the line or its extended ends cross themselves, so it "
                 "cannot split the theatre into two areas"
             )
-        pieces = [g for g in split(theatre, extended).geoms if isinstance(g, Polygon)]
+        try:
+            pieces = [g for g in split(theatre, extended).geoms if isinstance(g, Polygon)]
+        except shapely.errors.GEOSException as exc:
+            raise GeometryError(f"line '{line.id}': its theatre cannot be split ({exc})") from None
         probe = _left_probe(xy)
         left = [p for p in pieces if p.contains(probe)]
         right = [p for p in pieces if not p.contains(probe)]

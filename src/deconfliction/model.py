@@ -29,15 +29,20 @@ ReportId = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 
 
 def _utc(value: datetime) -> datetime:
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("is outside the years 1 to 9999 once in UTC") from None
 
 
 def format_time(value: datetime) -> str:
     """RFC 3339 in UTC with a 'Z', seconds precision unless there are fractions."""
-    value = value.astimezone(UTC)
-    if value.microsecond:
-        return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+    v = value.astimezone(UTC)
+    # strftime does not pad years below 1000 on every platform; RFC 3339 needs four digits.
+    text = f"{v.year:04d}-{v.month:02d}-{v.day:02d}T{v.hour:02d}:{v.minute:02d}:{v.second:02d}"
+    if v.microsecond:
+        text += f".{v.microsecond:06d}"
+    return text + "Z"
 
 
 UtcDatetime = Annotated[
@@ -58,7 +63,10 @@ Lon = Annotated[float, Field(ge=-180.0, le=180.0), AfterValidator(_finite)]
 Lat = Annotated[float, Field(ge=-90.0, le=90.0), AfterValidator(_finite)]
 Metres = Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
 Seconds = Annotated[float, Field(gt=0.0, allow_inf_nan=False)]
-Count = Annotated[int, Field(ge=0)]
+MAX_COUNT = 10_000_000
+Count = Annotated[int, Field(ge=0, le=MAX_COUNT)]
+"""Personnel or equipment: no formation in any theatre numbers ten million."""
+MAX_BUFFER_M = 500_000.0
 Rating = Annotated[str, StringConstraints(pattern=r"^[A-F][1-6]$")]
 Position = tuple[Lon, Lat]
 
@@ -164,7 +172,7 @@ class Line(Strict):
     coordinates: list[Position] = Field(min_length=2)
     left: Id
     right: Id
-    buffer_m: Metres = 5000.0
+    buffer_m: Annotated[float, Field(ge=0.0, le=MAX_BUFFER_M, allow_inf_nan=False)] = 5000.0
 
     @model_validator(mode="after")
     def _distinct(self) -> Line:
@@ -173,6 +181,16 @@ class Line(Strict):
         for i in range(1, len(self.coordinates)):
             if self.coordinates[i] == self.coordinates[i - 1]:
                 raise ValueError(f"coordinates[{i}] repeats the vertex before it")
+            if abs(self.coordinates[i][0] - self.coordinates[i - 1][0]) > 180.0:
+                # A segment is straight in lon/lat (RFC 7946): this one would run the long
+                # way round the world. A line over the antimeridian is two lines.
+                raise ValueError(
+                    f"coordinates[{i}] is more than 180 degrees of longitude from the vertex "
+                    "before it; split a line that crosses the antimeridian"
+                )
+        lons = [c[0] for c in self.coordinates]
+        if max(lons) - min(lons) > 60.0:
+            raise ValueError("spans more than 60 degrees of longitude; one theatre cannot hold it")
         return self
 
     def parties(self) -> tuple[str, str]:

@@ -1,0 +1,59 @@
+"""Boundary validation in the domain model (the core never sees what it refuses)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from pydantic import ValidationError
+
+from deconfliction.model import Line, Report, Site, Unit, format_time
+
+
+def _line(coords: list[tuple[float, float]], **extra: object) -> Line:
+    return Line(id="l", name="L", left="a", right="b", coordinates=coords, **extra)  # type: ignore[arg-type]
+
+
+def test_a_line_over_the_antimeridian_is_refused_with_the_vertex_named() -> None:
+    with pytest.raises(ValidationError, match=r"coordinates\[1\].*antimeridian"):
+        _line([(179.9, 0.0), (-179.9, 0.0)])
+
+
+def test_a_line_too_wide_for_one_theatre_is_refused() -> None:
+    with pytest.raises(ValidationError, match="60 degrees"):
+        _line([(0.0, 0.0), (30.0, 0.0), (61.0, 0.0)])
+
+
+def test_buffer_and_counts_are_bounded() -> None:
+    with pytest.raises(ValidationError, match="buffer_m"):
+        _line([(3.0, 0.0), (3.0, 1.0)], buffer_m=1e12)
+    with pytest.raises(ValidationError, match="personnel"):
+        Site(id="s", name="S", party="a", lon=3.0, lat=0.0, personnel=10**20)
+    with pytest.raises(ValidationError, match="strength"):
+        Unit(id="u", name="U", actor="x", strength=10**20)
+    with pytest.raises(ValidationError, match="equipment"):
+        Unit(id="u", name="U", actor="x", equipment={"tank": 10**19})
+
+
+def test_times_are_aware_and_in_range() -> None:
+    with pytest.raises(ValidationError, match="time"):
+        Report(unit="u", lon=0.0, lat=0.0, time=datetime(2018, 2, 7, 20, 0))  # naive
+    late = datetime(9999, 12, 31, 23, 0, tzinfo=timezone(timedelta(hours=-5)))
+    with pytest.raises(ValidationError, match="outside the years"):
+        Report(unit="u", lon=0.0, lat=0.0, time=late)
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (datetime(2018, 2, 7, 20, 0, tzinfo=UTC), "2018-02-07T20:00:00Z"),
+        (datetime(999, 1, 2, 3, 4, 5, tzinfo=UTC), "0999-01-02T03:04:05Z"),
+        (
+            datetime(2018, 2, 7, 23, 0, 0, 250000, tzinfo=timezone(timedelta(hours=3))),
+            "2018-02-07T20:00:00.250000Z",
+        ),
+    ],
+)
+def test_times_print_as_rfc3339_utc(value: datetime, text: str) -> None:
+    assert format_time(value) == text
+    assert Report(unit="u", lon=0, lat=0, time=value).model_dump(mode="json")["time"] == text
