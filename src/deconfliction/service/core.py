@@ -16,6 +16,7 @@ from ..batch import ReportBatch, concat, from_us
 from ..engine import Engine, EngineError
 from ..model import Actor, Line, Settings, Site, Unit, UnitKind, now_utc
 from ..store.base import Ack, AlertQuery, Change, IngestResult, Role, StoredEvent
+from ..store.rows import report_keys
 from ..store.sqlite import SQLiteStore
 from .auth import Principal, TokenCache, new_token, token_hash
 from .broker import Broker
@@ -274,7 +275,7 @@ class Service(Reads):
                     pending.answer.set_exception(error)
                 return
             news: list[ReportBatch] = []
-            seen: set[str] = set()
+            seen: set[tuple[str, str]] = set()
             taken: list[Pending] = []
             for pending in group:
                 try:
@@ -287,11 +288,11 @@ class Service(Reads):
                     continue
                 taken.append(pending)
                 new = self.store.new_reports(pending.batch)
-                ids = new.report_id.tolist()
+                ids = report_keys(new)
                 if seen.intersection(ids):
                     keep = [i for i, rid in enumerate(ids) if rid not in seen]
                     new = new.take(np.asarray(keep, dtype=np.intp))
-                    ids = new.report_id.tolist()
+                    ids = report_keys(new)
                 seen.update(ids)
                 news.append(new)
             group = taken

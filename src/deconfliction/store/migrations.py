@@ -125,6 +125,33 @@ CORE: tuple[Migration, ...] = (
         ALTER TABLE batches ADD COLUMN change TEXT;
         """,
     ),
+    Migration(
+        4,
+        "report ids are the observer's own: unique per (observer, id)",
+        """
+        CREATE TABLE reports_by_observer (
+            seq INTEGER PRIMARY KEY,
+            id TEXT NOT NULL,
+            batch INTEGER NOT NULL,
+            observer TEXT NOT NULL,
+            time_us INTEGER NOT NULL,
+            unit TEXT NOT NULL,
+            lon REAL NOT NULL,
+            lat REAL NOT NULL,
+            strength INTEGER,
+            equipment TEXT,
+            source TEXT,
+            rating TEXT,
+            UNIQUE (observer, id)
+        );
+        INSERT INTO reports_by_observer SELECT seq, id, batch, observer, time_us, unit, lon,
+            lat, strength, equipment, source, rating FROM reports;
+        DROP TABLE reports;
+        ALTER TABLE reports_by_observer RENAME TO reports;
+        CREATE INDEX reports_track ON reports (observer, unit, time_us);
+        CREATE INDEX reports_time ON reports (observer, time_us);
+        """,
+    ),
 )
 
 _registered: dict[int, Migration] = {m.version: m for m in CORE}

@@ -53,6 +53,11 @@ def with_ids(batch: ReportBatch) -> ReportBatch:
     )
 
 
+def report_keys(batch: ReportBatch) -> list[tuple[str, str]]:
+    """(observer, id) of every row of a batch with ids: a report's identity."""
+    return list(zip(batch.observer.tolist(), batch.report_id.tolist(), strict=True))
+
+
 def report_rows(batch: ReportBatch, number: int) -> list[tuple[Any, ...]]:
     equipment = batch.equipment
     strength = batch.strength.tolist()

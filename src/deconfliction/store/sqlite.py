@@ -39,6 +39,7 @@ from .rows import (
     REPORT_COLUMNS,
     batch_from_rows,
     report_from_row,
+    report_keys,
     report_rows,
     with_ids,
 )
@@ -101,7 +102,7 @@ class SQLiteStore(AlertQueries, RecordQueries):
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
-        self._pending: dict[str, int] = {}
+        self._pending: dict[tuple[str, str], int] = {}
         self._listeners: list[EventListener] = []
         self._event_seq: dict[str, int] = {}
         setup = self._open()
@@ -270,25 +271,31 @@ class SQLiteStore(AlertQueries, RecordQueries):
 
     def new_reports(self, batch: ReportBatch) -> ReportBatch:
         """The rows of `batch` not stored yet (nor queued, nor earlier in the batch),
-        each with an id."""
+        each with an id. A report's id is its observer's own: another party's report
+        with the same id is a different report."""
         batch = with_ids(batch)
-        ids: list[str] = batch.report_id.tolist()
-        known: set[str] = set()
+        ids = report_keys(batch)
+        known: set[tuple[str, str]] = set()
         unique = list(dict.fromkeys(ids))
+        by_observer: dict[str, list[str]] = {}
+        for observer, rid in unique:
+            by_observer.setdefault(observer, []).append(rid)
         connection = self._reader()
-        for start in range(0, len(unique), _ID_CHUNK):
-            chunk = unique[start : start + _ID_CHUNK]
-            marks = ",".join("?" * len(chunk))
-            known.update(
-                row[0]
-                for row in connection.execute(
-                    f"SELECT id FROM reports WHERE id IN ({marks})", chunk
+        for observer, observed in by_observer.items():
+            for start in range(0, len(observed), _ID_CHUNK):
+                chunk = observed[start : start + _ID_CHUNK]
+                marks = ",".join("?" * len(chunk))
+                known.update(
+                    (observer, row[0])
+                    for row in connection.execute(
+                        f"SELECT id FROM reports WHERE observer = ? AND id IN ({marks})",
+                        [observer, *chunk],
+                    )
                 )
-            )
         with self._lock:
             known.update(i for i in unique if i in self._pending)
         keep: list[int] = []
-        seen: set[str] = set()
+        seen: set[tuple[str, str]] = set()
         for i, rid in enumerate(ids):
             if rid in known or rid in seen:
                 continue
@@ -310,7 +317,7 @@ class SQLiteStore(AlertQueries, RecordQueries):
         sent twice in quick succession reaches the engine once.
         """
         batch = with_ids(batch)
-        ids: list[str] = batch.report_id.tolist()
+        ids = report_keys(batch)
         with self._lock:
             number = self._next_batch
             self._next_batch += 1
@@ -344,7 +351,7 @@ class SQLiteStore(AlertQueries, RecordQueries):
         future.add_done_callback(lambda f: self._release(ids) if f.exception() else None)
         return future
 
-    def _release(self, ids: list[str]) -> None:
+    def _release(self, ids: list[tuple[str, str]]) -> None:
         with self._lock:
             for rid in ids:
                 left = self._pending.get(rid, 0) - 1
