@@ -191,7 +191,7 @@ class Connection:
 
 
 def steady_client(
-    url: str, token: str, client: int, rate: float, seconds: float, start_at: float, out: Any
+    url: str, token: str, client: int, rate: float, seconds: float, go: Any, out: Any
 ) -> None:
     """Open loop: each request goes out when it is due, whether or not the ones before
     it have been answered; latency counts from when it was due."""
@@ -216,8 +216,8 @@ def steady_client(
         idle: asyncio.Queue[Connection] = asyncio.Queue()
         for _ in range(64):
             idle.put_nowait(Connection(*await asyncio.open_connection(host, int(port))))
-        while time.time() < start_at:
-            await asyncio.sleep(0.001)
+        out.put(("ready", client))
+        await asyncio.to_thread(go.wait)
         begin = time.perf_counter()
 
         async def one(k: int) -> float:
@@ -242,7 +242,7 @@ def steady_client(
     out.put(asyncio.run(run()))
 
 
-def alert_probe(url: str, token: str, probes: int, seconds: float, out: Any) -> None:
+def alert_probe(url: str, token: str, probes: int, seconds: float, go: Any, out: Any) -> None:
     """Posts reports that each open a zone.violation and times their events on /events."""
     headers = {"Authorization": f"Bearer {token}"}
     sent: dict[str, float] = {}
@@ -266,6 +266,8 @@ def alert_probe(url: str, token: str, probes: int, seconds: float, out: Any) -> 
     listener = threading.Thread(target=listen, daemon=True)
     listener.start()
     time.sleep(1.0)
+    out.put(("ready", "probe"))
+    go.wait()
     with httpx.Client(base_url=url, timeout=30) as c:
         for k in range(probes):
             unit = f"probe-{k}"
@@ -326,18 +328,23 @@ def main() -> None:
         throughput = measure_ingest(url, token, args.clients, args.batches, args.size)
         context = multiprocessing.get_context("spawn")
         queue = context.Queue()
+        go = context.Event()
         clients = 4
-        start_at = time.time() + 3.0
         steady = [
             context.Process(
                 target=steady_client,
-                args=(url, token, c, args.rate / clients, args.seconds, start_at, queue),
+                args=(url, token, c, args.rate / clients, args.seconds, go, queue),
             )
             for c in range(clients)
         ]
-        probe = context.Process(target=alert_probe, args=(url, token, 50, args.seconds, queue))
+        probe = context.Process(target=alert_probe, args=(url, token, 50, args.seconds, go, queue))
         for p in [*steady, probe]:
             p.start()
+        # every client has started, built its bodies and connected: none loads the
+        # machine with its start while the others measure
+        for _ in range(clients + 1):
+            queue.get(timeout=600)
+        go.set()
         results = [queue.get(timeout=600) for _ in range(clients + 1)]
         for p in [*steady, probe]:
             p.join()
