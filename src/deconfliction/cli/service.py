@@ -16,7 +16,7 @@ from rich.markup import escape
 from ..store.base import Role
 
 DEFAULT_SCENARIO = "deir-ez-zor-2018"
-SWITCH_INTERVAL_S = 0.005
+SWITCH_INTERVAL_S = 0.0005
 
 token_app = typer.Typer(help="Create, revoke and list API tokens.", no_args_is_help=True)
 
