@@ -1,12 +1,15 @@
-"""Cursor on Target (CoT) XML in: hardened parsing, atoms to reports (the XML written
-back to TAK clients is in `deconfliction.tak.outbound`).
+"""Cursor on Target (CoT) XML in: hardened parsing and the CoT vocabulary of atoms (the
+columns of reports they make are in `deconfliction.tak.atoms`, the XML written back to
+TAK clients in `deconfliction.tak.outbound`).
 
-A CoT event is one `<event>` element. It is parsed with defusedxml, which refuses DTDs,
-entity declarations and external references; a frame that declares a DOCTYPE or an
-ENTITY is refused before the parser sees it, with a message that says so. Frames arrive
-from the TAK listeners in batches and are parsed a group at a time, which spares the
-parser's set-up per event; a group holding a bad frame is parsed again frame by frame,
-so that one bad event costs only itself.
+A CoT event is one `<event>` element. It is parsed with defusedxml's parser, which
+refuses DTDs, entity declarations and external references; a frame that declares a
+DOCTYPE or an ENTITY is refused before the parser sees it, with a message that says so.
+The few attributes read are taken in expat's element callbacks, once, without building
+an element tree. Frames arrive from the TAK listeners in batches and are parsed a group
+at a time, which spares the parser's set-up per event; a group whose events do not
+start exactly where its frames do (a bad frame, a frame holding two events) is parsed
+again frame by frame, so that one bad event costs only itself.
 """
 
 from __future__ import annotations
