@@ -68,3 +68,52 @@ def test_migration_makes_report_ids_unique_per_observer(tmp_path: Path) -> None:
     indexes = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
     assert {"reports_track", "reports_time"} <= indexes
     connection.close()
+
+
+def test_a_unit_id_taken_by_another_party_is_refused_and_not_probed(
+    world: tuple[Server, Tokens],
+) -> None:
+    server, tokens = world
+    co, ru = tokens.headers("coalition", "operator"), tokens.headers("russia", "operator")
+    decoy = {"unit": "f2-u", "actor": "pro-regime", "name": "Decoy", "kind": "armor"}
+    own = {"unit": "f2-u", "actor": "sdf", "name": "SDF 2nd bn", "kind": "infantry"}
+    where = {"time": T, "lon": 40.0, "lat": 35.0}
+    with server.client() as c:
+        assert c.post("/reports", json={**decoy, **where}, headers=ru).status_code == 200
+        r = c.post("/reports", json={**own, **where}, headers=co)
+        assert r.status_code == 409, r.text
+        assert r.json()["errors"][0]["field"].endswith("unit")
+        assert c.get("/units/f2-u", headers=co).status_code == 404
+        # a registered id answers like an unknown one to the other party
+        taken = c.post("/reports", json={"unit": "f2-u", **where}, headers=co)
+        unknown = c.post("/reports", json={"unit": "f2-none", **where}, headers=co)
+        assert taken.status_code == unknown.status_code == 422
+        assert taken.json()["message"].replace("f2-u", "X") == unknown.json()[
+            "message"
+        ].replace("f2-none", "X")
+        # the party that registered it goes on reporting, with or without the definition
+        assert c.post("/reports", json={"unit": "f2-u", **where}, headers=ru).status_code == 200
+        assert c.post("/reports", json={**decoy, **where}, headers=ru).status_code == 200
+        # nor can a scenario unit be redefined
+        r = c.post("/reports", json={"unit": "t72", "actor": "sdf", **where}, headers=co)
+        assert r.status_code == 409, r.text
+
+
+def test_unit_registrations_survive_a_restart(tmp_path: Path) -> None:
+    db, tokens = make_database(tmp_path)
+    ru, co = tokens.headers("russia", "operator"), tokens.headers("coalition", "operator")
+    report = {"unit": "f2-r", "actor": "pro-regime", "time": T, "lon": 40.0, "lat": 35.0}
+    server = start_server(db)
+    try:
+        with server.client() as c:
+            assert c.post("/reports", json=report, headers=ru).status_code == 200
+    finally:
+        server.stop()
+    server = start_server(db)
+    try:
+        with server.client() as c:
+            r = c.post("/reports", json={**report, "actor": None}, headers=co)
+            assert r.status_code == 422, r.text
+            assert c.post("/reports", json={**report, "actor": None}, headers=ru).status_code == 200
+    finally:
+        server.stop()

@@ -121,3 +121,28 @@ def test_the_serve_options_are_checked_before_anything_starts(tmp_path: Path) ->
     bad.write_text("actors: {coalition: {z: isis}}\n")
     with pytest.raises(CotConfigError, match="not a CoT affiliation"):
         load_config([], bad)
+
+
+def test_a_tak_unit_id_taken_by_another_party_is_refused_and_hidden(service: Service) -> None:
+    from deconfliction.batch import ReportBatch
+    from deconfliction.model import Report, Unit, UnitKind
+
+    seam = ServiceSeam(service)
+    when = datetime(2018, 2, 7, 20, tzinfo=UTC)
+
+    def batch(party: str, n: int) -> ReportBatch:
+        report = Report(id=f"{party}-{n}", time=when, unit="tak-u", lon=40.1, lat=35.2)
+        return ReportBatch.from_reports([report], default_observer=party)
+
+    decoy = Unit(id="tak-u", name="Decoy", actor="pro-regime", kind=UnitKind.ARMOR)
+    own = Unit(id="tak-u", name="SDF", actor="sdf", kind=UnitKind.INFANTRY)
+    assert seam._ingest("russia", batch("russia", 1), [decoy]).accepted == 1
+    refused = seam._ingest("coalition", batch("coalition", 1), [own])
+    assert refused.accepted == 0
+    assert any("tak-u" in r and "exists" in r for r in refused.rejected)
+    # without a definition, the other party's unit is an unknown one
+    hidden = seam._ingest("coalition", batch("coalition", 2), [])
+    assert hidden.accepted == 0
+    assert any("unknown unit 'tak-u'" in r for r in hidden.rejected)
+    assert seam._ingest("russia", batch("russia", 2), []).accepted == 1
+    assert service.units["tak-u"] == decoy

@@ -73,6 +73,8 @@ class Service(Reads):
         self.parties = {p.id: p for p in reference.parties}
         self.actors: dict[str, Actor] = {a.id: a for a in reference.actors}
         self.units: dict[str, Unit] = {u.id: u for u in reference.units}
+        # units a party registered through the service are that party's alone
+        self.unit_parties: dict[str, str] = store.change_parties("unit")
         self.lines: dict[str, Line] = {line.id: line for line in reference.lines}
         self.sites: dict[str, Site] = {s.id: s for s in reference.sites}
         self.engine = self._rebuild()
@@ -239,8 +241,9 @@ class Service(Reads):
                 }
             )
         units = self.units
+        owners = self.unit_parties
         for i, unit in enumerate(batch.unit.tolist()):
-            if unit not in units:
+            if unit not in units or owners.get(unit, party) != party:
                 errors.append(
                     {
                         "field": row_label(raw.prefix, i, "unit"),
@@ -279,10 +282,15 @@ class Service(Reads):
             taken: list[Pending] = []
             for pending in group:
                 try:
+                    # a batch with units to register passed `_registrations`: one observer
+                    party = str(pending.batch.observer[0]) if pending.register else ""
                     for unit in pending.register:
+                        clash = self.unit_clash(party, unit.id, unit.actor, unit.kind, unit.name)
+                        if clash is not None:
+                            raise Conflict(f"unit: {clash}", [{"field": "unit", "message": clash}])
                         if unit.id not in self.units:
-                            self._change(unit)
-                except Invalid as exc:
+                            self._change(unit, party)
+                except ServiceError as exc:
                     # one request's refused unit is its own answer, not its group's
                     pending.answer.set_exception(exc)
                     continue
@@ -327,8 +335,32 @@ class Service(Reads):
         # The next group goes through the engine while this one commits.
         future.add_done_callback(reply)
 
+    def unit_known(self, party: str, unit_id: str) -> bool:
+        """Whether `party` may report on a unit: one of the agreement's, or its own."""
+        return unit_id in self.units and self.unit_parties.get(unit_id, party) == party
+
+    def unit_clash(
+        self, party: str, unit_id: str, actor: str, kind: str | None, name: str | None
+    ) -> str | None:
+        """Why `party` may not register this unit, when the id is already taken.
+
+        Another party's unit answers as any other definition does, so that a party
+        cannot tell whose id it hit."""
+        existing = self.units.get(unit_id)
+        if existing is None:
+            return None
+        if (
+            self.unit_parties.get(unit_id, party) != party
+            or existing.actor != actor
+            or (kind is not None and existing.kind != kind)
+            or (name is not None and existing.name != name)
+        ):
+            return f"a unit '{unit_id}' exists with another definition; use another id"
+        return None
+
     def _registrations(self, party: str, parsed: ParsedReports) -> list[Unit]:
         errors: list[dict[str, str]] = []
+        conflicts: list[dict[str, str]] = []
         register: dict[str, Unit] = {}
         for i, item in enumerate(parsed.items):
             if item.observer is not None and item.observer != party:
@@ -338,7 +370,14 @@ class Service(Reads):
                         "message": f"reports enter your own picture: expected '{party}'",
                     }
                 )
-            if item.unit in self.units or item.unit in register:
+            if item.unit in register:
+                continue
+            if item.actor is not None and item.unit in self.units:
+                clash = self.unit_clash(party, item.unit, item.actor, item.kind, item.name)
+                if clash is not None:
+                    conflicts.append({"field": parsed.label(i, "unit"), "message": clash})
+                continue
+            if self.unit_known(party, item.unit):
                 continue
             if item.actor is None:
                 errors.append(
@@ -361,10 +400,14 @@ class Service(Reads):
         if errors:
             first = errors[0]
             raise Invalid(f"{first['field']}: {first['message']}", errors)
+        if conflicts:
+            first = conflicts[0]
+            raise Conflict(f"{first['field']}: {first['message']}", conflicts[:20])
         return list(register.values())
 
-    def _change(self, change: Change) -> list[StoredEvent]:
-        """Apply an agreement change to the engine and log it; call with the lock held."""
+    def _change(self, change: Change, party: str | None = None) -> list[StoredEvent]:
+        """Apply an agreement change to the engine and log it; call with the lock held.
+        `party` is the one party that added it, if one did."""
         if isinstance(change, Site):
             self._check_projectable(change)
         clock = self._live_clock()
@@ -382,11 +425,13 @@ class Service(Reads):
         except Exception as exc:
             raise self._failed(exc) from exc
         try:
-            stored = self.store.commit_change(change, events, clock)
+            stored = self.store.commit_change(change, events, clock, party)
         except Exception as exc:
             raise self._failed(exc) from exc
         if isinstance(change, Unit):
             self.units[change.id] = change
+            if party is not None:
+                self.unit_parties[change.id] = party
         elif isinstance(change, Line):
             self.lines[change.id] = change
         elif isinstance(change, Site):

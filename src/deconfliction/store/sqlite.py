@@ -367,15 +367,22 @@ class SQLiteStore(AlertQueries, RecordQueries):
         return self.submit_batch(batch, events, clock).result()[0]
 
     def commit_change(
-        self, change: Change, events: list[AlertEvent], clock: datetime | None = None
+        self,
+        change: Change,
+        events: list[AlertEvent],
+        clock: datetime | None = None,
+        party: str | None = None,
     ) -> list[StoredEvent]:
         """Add a unit, line, site or actor, logged at this point of the ingest stream,
-        with the alert events it raised."""
+        with the alert events it raised; `party` is who added it, if one party did."""
         with self._lock:
             number = self._next_batch
             self._next_batch += 1
         kind = tables.CHANGE_KINDS[type(change)]
-        document = orjson.dumps({"kind": kind, "value": change.model_dump(mode="json")})
+        logged: dict[str, object] = {"kind": kind, "value": change.model_dump(mode="json")}
+        if party is not None:
+            logged["party"] = party
+        document = orjson.dumps(logged)
         stored: list[StoredEvent] = []
 
         def job(c: sqlite3.Connection) -> list[StoredEvent]:
@@ -401,6 +408,16 @@ class SQLiteStore(AlertQueries, RecordQueries):
         for (document,) in rows:
             data = orjson.loads(document)
             out.add((data["kind"], data["value"]["id"]))
+        return out
+
+    def change_parties(self, kind: str) -> dict[str, str]:
+        """The id of every `kind` object a party added while a service ran, and the party."""
+        rows = self._read("SELECT change FROM batches WHERE change IS NOT NULL")
+        out: dict[str, str] = {}
+        for (document,) in rows:
+            data = orjson.loads(document)
+            if data["kind"] == kind and "party" in data:
+                out[data["value"]["id"]] = data["party"]
         return out
 
     def ingest_log(self) -> Iterator[LoggedBatch]:

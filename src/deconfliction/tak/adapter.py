@@ -46,17 +46,32 @@ class ServiceSeam:
         service = self.service
         rejected: list[str] = []
         register: dict[str, Unit] = {}
+        refused: set[str] = set()
         for unit in units:
-            if unit.id in service.units or unit.id in register:
+            if unit.id in register:
+                continue
+            if unit.id in service.units:
+                # An atom's type gives its own guess of a known unit's actor and kind: only
+                # another party's unit is refused, as a different definition would be.
+                if not service.unit_known(party, unit.id):
+                    refused.add(unit.id)
+                    clash = service.unit_clash(party, unit.id, unit.actor, unit.kind, unit.name)
+                    rejected.append(f"unit {unit.id}: {clash}")
                 continue
             if unit.actor not in service.actors:
                 rejected.append(f"unit {unit.id}: unknown actor '{unit.actor}'")
                 continue
             register[unit.id] = unit
         changed = set(batch.unit.tolist())
-        if changed - service.units.keys() - register.keys():
+        # another party's unit answers as an unknown one: its ids are not to be probed
+        mine = {
+            u
+            for u in changed
+            if u in register or (u not in refused and service.unit_known(party, u))
+        }
+        if changed - mine:
             known = np.fromiter(
-                (u in service.units or u in register for u in batch.unit.tolist()),
+                (u in mine for u in batch.unit.tolist()),
                 dtype=bool,
                 count=len(batch),
             )
