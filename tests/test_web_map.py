@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 
+from deconfliction.cli.service import DEFAULT_SCENARIO
+from deconfliction.scenario import load
 from test_web_harness import (
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -114,6 +116,27 @@ def post_intruder(server: DemoServer, taken: set[str]) -> str:
     return unit
 
 
+def sent_since(page: Any, kind: str, before: list[str], what: str) -> dict[str, Any]:
+    """The message of `kind` that reached the page's outbox after `before` was taken.
+
+    The demo's desks already hold the scenario's scripted messages, concerns and
+    notifications among them, all answered: a test finds its own by what is new.
+    """
+    script = (
+        f"() => window.cop.outbox.find(m => m.kind === '{kind}'"
+        f" && !{json.dumps(before)}.includes(m.id))"
+    )
+    sent: dict[str, Any] = wait_for(page, script, 10, what)
+    assert not sent["acked"], f"{sent['id']} was acknowledged before the other desk saw it"
+    return sent
+
+
+def wait_unacked_in_inbox(page: Any, message_id: str, what: str) -> None:
+    """Until the recipient's inbox holds the message, not yet acknowledged."""
+    script = f"() => window.cop.inbox.some(m => m.id === '{message_id}' && !m.acked)"
+    wait_for(page, script, 15, what)
+
+
 def test_page_loads_with_no_errors_and_no_other_origin(server: DemoServer, context: Any) -> None:
     watched = Watched(context)
     sign_in(watched.page, server, "coalition")
@@ -187,17 +210,17 @@ def test_a_concern_reaches_the_other_party_and_its_ack_comes_back(
         russia = Watched(russia_ctx).page
         sign_in(coalition, server, "coalition")
         sign_in(russia, server, "russia")
+        before = cop(coalition, "outbox.map(m => m.id)")
         unit_id = post_intruder(server, TAKEN)
         item = f"#alerts li[data-rule='zone.violation'][data-units~='{unit_id}']"
         coalition.wait_for_selector(item, timeout=15000)
         coalition.click(f"{item} >> button.concern")
         if coalition.locator("#compose").is_visible():
             coalition.click("#compose button[type=submit]")
-        sent = wait_for(
-            coalition, "() => window.cop.outbox.find(m => m.kind === 'concern')", 10, "the concern"
-        )
+        sent = sent_since(coalition, "concern", before, "the new concern in the outbox")
         acked = f"() => window.cop.{{box}}.find(m => m.id === '{sent['id']}' && m.acked)"
         russia.click(".tab[data-tab='hotline']")
+        wait_unacked_in_inbox(russia, sent["id"], f"{sent['id']} unacknowledged at russia")
         russia.wait_for_selector(f"#messages li[data-id='{sent['id']}']", timeout=15000)
         russia.click(f"#messages li[data-id='{sent['id']}']")
         russia.click("#message-detail button.hotline-ack")
@@ -210,6 +233,34 @@ def test_a_concern_reaches_the_other_party_and_its_ack_comes_back(
     finally:
         coalition_ctx.close()
         russia_ctx.close()
+
+
+def test_the_desks_open_with_the_scenario_s_scripted_hotline(
+    server: DemoServer, context: Any
+) -> None:
+    """Before anyone sends, the console already lists the scenario's messages as scripted.
+
+    A test that picks "the concern" from a desk picks one of these unless it looks for
+    the message it sent.
+    """
+    scripted = [m for m in load(DEFAULT_SCENARIO).hotline if m.recipient == "russia"]
+    assert scripted, "the built-in scenario should script messages to russia"
+    page = Watched(context).page
+    sign_in(page, server, "russia")
+    page.click(".tab[data-tab='hotline']")
+    subjects = {m.subject for m in scripted}
+    script = (
+        f"() => window.cop.inbox.filter(m => {json.dumps(sorted(subjects))}.includes(m.subject))"
+    )
+    shown = wait_for(
+        page, f"() => ({script})().length === {len(subjects)} && ({script})()", 10, "scripted"
+    )
+    acked = {m["subject"] for m in shown if m["acked"]}
+    assert acked == {m.subject for m in scripted if m.ack_at is not None}
+    for message in shown:
+        row = page.locator(f"#messages li[data-id='{message['id']}']")
+        assert row.locator(".acked").count() == (1 if message["acked"] else 0)
+    screenshot(page, "test_web_scripted_hotline")
 
 
 def test_the_russia_view_never_holds_coalition_only_units(server: DemoServer, context: Any) -> None:
@@ -300,18 +351,28 @@ def test_a_notification_area_drawn_on_the_map_reaches_the_other_desk_with_its_co
             coalition.mouse.click(cx + dx, cy + dy)
         coalition.click("#draw-finish")
         assert coalition.inner_text("#area-state") == "area of 4 corners"
+        before = cop(coalition, "outbox.map(m => m.id)")
+        areas = {
+            name: cop(page, "notificationAreas") for name, page in (("c", coalition), ("r", russia))
+        }
         coalition.click("#compose button[type=submit]")
-        sent = wait_for(
+        sent = sent_since(coalition, "notification", before, "the new notification in the outbox")
+        wait_for(
             coalition,
-            "() => window.cop.outbox.find(m => m.kind === 'notification')",
+            f"() => window.cop.notificationAreas > {areas['c']}",
             10,
-            "the notification in the outbox",
+            "the area on the map",
         )
-        wait_for(coalition, "() => window.cop.notificationAreas >= 1", 10, "the area on the map")
         russia.click(".tab[data-tab='hotline']")
+        wait_unacked_in_inbox(russia, sent["id"], f"{sent['id']} unacknowledged at russia")
         row = f"#messages li[data-id='{sent['id']}']"
         russia.wait_for_selector(row, timeout=15000)
-        wait_for(russia, "() => window.cop.notificationAreas >= 1", 10, "the area at the recipient")
+        wait_for(
+            russia,
+            f"() => window.cop.notificationAreas > {areas['r']}",
+            10,
+            "the area at the recipient",
+        )
         russia.click(row)
         russia.wait_for_selector("#message-detail .conflicts", timeout=10000)
         assert "Russian military police" in russia.inner_text("#message-detail .conflicts")
