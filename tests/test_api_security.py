@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -88,9 +89,9 @@ def test_a_unit_id_taken_by_another_party_is_refused_and_not_probed(
         taken = c.post("/reports", json={"unit": "f2-u", **where}, headers=co)
         unknown = c.post("/reports", json={"unit": "f2-none", **where}, headers=co)
         assert taken.status_code == unknown.status_code == 422
-        assert taken.json()["message"].replace("f2-u", "X") == unknown.json()[
-            "message"
-        ].replace("f2-none", "X")
+        assert taken.json()["message"].replace("f2-u", "X") == unknown.json()["message"].replace(
+            "f2-none", "X"
+        )
         # the party that registered it goes on reporting, with or without the definition
         assert c.post("/reports", json={"unit": "f2-u", **where}, headers=ru).status_code == 200
         assert c.post("/reports", json={**decoy, **where}, headers=ru).status_code == 200
@@ -117,3 +118,24 @@ def test_unit_registrations_survive_a_restart(tmp_path: Path) -> None:
             assert c.post("/reports", json={**report, "actor": None}, headers=ru).status_code == 200
     finally:
         server.stop()
+
+
+def test_revoking_a_token_closes_its_open_streams(world: tuple[Server, Tokens]) -> None:
+    server, tokens = world
+    admin = tokens.headers("coalition", "admin")
+    with server.client() as c:
+        token = c.post("/tokens", json={"role": "viewer"}, headers=admin).json()
+        viewer = {"Authorization": f"Bearer {token['token']}"}
+        with (
+            c.stream("GET", "/events", headers=viewer, timeout=10) as alerts,
+            c.stream("GET", "/hotline/events", headers=viewer, timeout=10) as hotline,
+        ):
+            streams = [alerts.iter_lines(), hotline.iter_lines()]
+            assert [next(s) for s in streams] == ["retry: 1000", "retry: 1000"]
+            assert c.delete(f"/tokens/{token['id']}", headers=admin).status_code == 204
+            start = time.monotonic()
+            for lines in streams:
+                # a stream that stayed open would wait out its read timeout instead
+                assert "retry: 1000" not in list(lines)
+            assert time.monotonic() - start < 5
+        assert c.get("/events", headers=viewer).status_code == 401

@@ -7,7 +7,6 @@ database file, and its timers run on the engine's clock through an engine extens
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import weakref
 from collections.abc import AsyncIterator
@@ -40,7 +39,7 @@ from ..service.errors import Conflict, Invalid, NotFound
 from ..service.views import ErrorBody
 from ..store.base import AlertQuery, Role
 from ..store.hotline import SQLiteJournal, open_hotline
-from .stream import parse_last_event_id
+from .stream import TokenWatch, parse_last_event_id
 
 MessagePath = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")]
 _BUILD = threading.Lock()
@@ -291,7 +290,7 @@ def events(
     start = parse_last_event_id(last_event_id)
     service: Service = request.app.state.service
     return StreamingResponse(
-        _stream(service, desk, caller.party, start),
+        _stream(service, desk, caller, start),
         media_type="text/event-stream",
         headers={"cache-control": "no-store", "x-accel-buffering": "no"},
     )
@@ -335,14 +334,22 @@ def respond(
 
 
 async def _stream(
-    service: Service, desk: HotlineService, party: str, last: int, keepalive_s: float = 15.0
+    service: Service,
+    desk: HotlineService,
+    caller: Principal,
+    last: int,
+    keepalive_s: float = 15.0,
 ) -> AsyncIterator[bytes]:
     import orjson
 
+    party = caller.party
     subscription = service.broker.subscribe(party)
+    watch = TokenWatch(service, caller)
     try:
         yield b"retry: 1000\n\n"
         while True:
+            if await watch.revoked():
+                return
             subscription.wake.clear()
             items = desk.feed(party, last)
             if items:
@@ -354,9 +361,7 @@ async def _stream(
                 yield "".join(chunks).encode()
             if service.broker.closed:
                 return
-            try:
-                await asyncio.wait_for(subscription.wake.wait(), timeout=keepalive_s)
-            except TimeoutError:
+            if not await watch.wait(subscription.wake, keepalive_s) and not watch.gone:
                 yield b": keepalive\n\n"
     finally:
         service.broker.unsubscribe(subscription)

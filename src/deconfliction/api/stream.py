@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any, Protocol
 
@@ -28,6 +29,45 @@ class FeedEntry(Protocol):
 
 HotlineFeed = Callable[[str, int], Sequence[FeedEntry]]
 """A party's hotline events after a position in its feed."""
+
+
+class TokenWatch:
+    """Whether a stream's token still stands, read at most once per `interval_s`: a
+    revoked token's streams close within about that long."""
+
+    def __init__(self, service: Service, principal: Principal, interval_s: float = 1.0) -> None:
+        self.service = service
+        self.principal = principal
+        self.interval_s = interval_s
+        self._checked = 0.0
+        self._revoked = False
+
+    @property
+    def gone(self) -> bool:
+        """The token was found revoked."""
+        return self._revoked
+
+    async def revoked(self) -> bool:
+        now = time.monotonic()
+        if not self._revoked and now - self._checked >= self.interval_s:
+            self._checked = now
+            store = self.service.store
+            self._revoked = await asyncio.to_thread(store.token_revoked, self.principal.token_id)
+        return self._revoked
+
+    async def wait(self, wake: asyncio.Event, keepalive_s: float) -> bool:
+        """Wait for `wake` (True), or `keepalive_s` or the token's revocation (False)."""
+        deadline = time.monotonic() + keepalive_s
+        while not await self.revoked():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            try:
+                await asyncio.wait_for(wake.wait(), timeout=min(left, self.interval_s))
+            except TimeoutError:
+                continue
+            return True
+        return False
 
 
 def parse_last_event_id(value: str | None) -> int:
@@ -72,11 +112,14 @@ async def alert_events(
     behind or reconnects gets each event once, in order, whatever it missed.
     """
     subscription = service.broker.subscribe(principal.party)
+    watch = TokenWatch(service, principal)
     try:
         yield b"retry: 1000\n\n"
         last = last_id
         last_h = last_hotline
         while True:
+            if await watch.revoked():
+                return
             subscription.wake.clear()
             events = service.events_since(principal, last, _PAGE)
             chunks = []
@@ -97,9 +140,7 @@ async def alert_events(
                 continue
             if service.broker.closed:
                 return
-            try:
-                await asyncio.wait_for(subscription.wake.wait(), timeout=keepalive_s)
-            except TimeoutError:
+            if not await watch.wait(subscription.wake, keepalive_s) and not watch.gone:
                 yield b": keepalive\n\n"
     finally:
         service.broker.unsubscribe(subscription)

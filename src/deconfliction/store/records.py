@@ -80,6 +80,11 @@ class RecordQueries(_Reads):
         rows = self._read("SELECT id, party, role, created_us, revoked_us FROM tokens ORDER BY id")
         return [_token(r) for r in rows]
 
+    def token_revoked(self, token_id: int) -> bool:
+        """Whether a token is revoked (or gone)."""
+        rows = self._read("SELECT revoked_us FROM tokens WHERE id = ?", (token_id,))
+        return not rows or rows[0][0] is not None
+
     def revoke_token(self, token_id: int, at: datetime) -> bool:
         def job(c: sqlite3.Connection) -> bool:
             cursor = c.execute(
