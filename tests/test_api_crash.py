@@ -95,7 +95,7 @@ def test_sigkill_mid_stream_then_restart(tmp_path: Path) -> None:
             for k in range(acknowledged[-1] + 1, BATCHES):
                 assert c.post("/reports", content=body(k), headers=headers).status_code == 200
             after_restart = alerts(c, headers)
-            health = c.get("/health").json()
+            health = c.get("/health", headers=headers).json()
     finally:
         server.stop()
 

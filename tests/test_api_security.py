@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -139,3 +140,29 @@ def test_revoking_a_token_closes_its_open_streams(world: tuple[Server, Tokens]) 
                 assert "retry: 1000" not in list(lines)
             assert time.monotonic() - start < 5
         assert c.get("/events", headers=viewer).status_code == 401
+
+
+def test_health_shows_activity_only_to_its_own_party(world: tuple[Server, Tokens]) -> None:
+    server, tokens = world
+    ru = tokens.headers("russia", "operator")
+    with server.client() as c:
+        report = {"id": "f5-r1", "unit": "ru-recon", "time": T, "lon": 40.6, "lat": 35.1}
+        assert c.post("/reports", json=report, headers=ru).status_code == 200
+        anonymous = c.get("/health").json()
+        assert anonymous["status"] == "ok" and "clock" in anonymous and "demo" in anonymous
+        assert anonymous["first_report"] is None and anonymous["engine"] == {}
+        assert set(anonymous["store"]) == {"schema", "synchronous"}
+        assert (
+            "reports" not in c.get("/health", headers={"Authorization": "Bearer x"}).json()["store"]
+        )
+        co = tokens.headers("coalition", "operator")
+        report = {**report, "unit": "sdf-1", "time": "2018-02-07T19:00:00Z"}
+        assert c.post("/reports", json=report, headers=co).status_code == 200
+        own = c.get("/health", headers=ru).json()
+    with sqlite3.connect(server.db) as db:
+        mine = db.execute("SELECT COUNT(*) FROM reports WHERE observer = 'russia'").fetchone()
+        first = db.execute("SELECT MIN(time_us) FROM reports WHERE observer = 'russia'").fetchone()
+    db.close()
+    assert own["store"]["reports"] == mine[0]
+    assert datetime.fromisoformat(own["first_report"]).timestamp() * 1e6 == first[0]
+    assert "open_alerts" in own["engine"]

@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from ..model import AlertState, Id, Incident, Line, Rule, Severity, Site
 from ..service.auth import Principal
 from ..service.core import Service
-from ..service.errors import NotFound
+from ..service.errors import NotFound, ServiceError
 from ..service.inputs import ReportIn
 from ..service.reads import parse_bbox
 from ..service.views import (
@@ -111,9 +111,18 @@ def build_router(service: Service) -> APIRouter:
     Caller = Annotated[Principal, Depends(principal)]
 
     @router.get("/health", response_model=Health, tags=["service"])
-    def health() -> Health:
-        """The store and engine state; no token needed."""
-        return service.health()
+    def health(
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    ) -> Health:
+        """The store and engine state; no token needed. With a valid token, the caller's
+        own party's report and open alert counts and first report time too."""
+        caller = None
+        if credentials is not None:
+            try:
+                caller = service.authenticate(f"Bearer {credentials.credentials}")
+            except ServiceError:
+                caller = None
+        return service.health(caller)
 
     @router.get("/me", response_model=Me, responses=READ, tags=["service"])
     def me(caller: Caller) -> Any:

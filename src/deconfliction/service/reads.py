@@ -107,22 +107,29 @@ class Reads:
             demo=self.demo_tokens is not None,
         )
 
-    def health(self) -> Health:
+    def health(self, principal: Principal | None = None) -> Health:
+        """The service's state; a caller with a token sees its own party's counts too,
+        anyone else nothing about any party's activity."""
+        store: dict[str, Any] = {
+            "schema": self.store.schema_versions(),
+            "synchronous": self.store.synchronous,
+        }
+        engine: dict[str, Any] = {}
+        first_report = None
         with self.lock:
             clock = self.engine.now
-            open_alerts = len(self.engine.alerts())
+            if principal is not None:
+                engine["open_alerts"] = len(self.engine.alerts(principal.party))
+        if principal is not None:
+            store["reports"] = self.store.report_count(principal.party)
+            first_report = self.store.first_report_time(principal.party)
         return Health(
             status="ok" if self.problem is None else "degraded",
             problem=self.problem,
-            store={
-                "path": str(self.store.path),
-                "schema": self.store.schema_versions(),
-                "reports": self.store.report_count(),
-                "synchronous": self.store.synchronous,
-            },
-            engine={"open_alerts": open_alerts, "units": len(self.units)},
+            store=store,
+            engine=engine,
             clock=clock,
-            first_report=self.store.first_report_time(),
+            first_report=first_report,
             live=self.live,
             demo=self.demo_tokens is not None,
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -81,6 +82,37 @@ def writer_connection(path: str | Path, synchronous: Synchronous = "full") -> sq
     connection = connect(path, synchronous, cache_kib=WRITER_CACHE_KIB)
     connection.execute(f"PRAGMA wal_autocheckpoint = {WAL_CHECKPOINT_PAGES}")
     return connection
+
+
+_INSERT_REPORTS = (
+    "INSERT OR IGNORE INTO reports (id, batch, observer, time_us, unit, lon, lat,"
+    " strength, equipment, source, rating) VALUES "
+)
+_ROW_MARKS = "(?,?,?,?,?,?,?,?,?,?,?)"
+_ROWS_PER_STATEMENT = 90
+_INSERT_MANY = _INSERT_REPORTS + ",".join([_ROW_MARKS] * _ROWS_PER_STATEMENT)
+
+
+def insert_reports(connection: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
+    """Insert report rows (duplicates ignored), many to a statement.
+
+    Each statement step gives up the interpreter lock and must take it back, behind
+    the engine and the event loop; a step per 90 rows instead of per row keeps the
+    writer from queueing for the lock a thousand times a batch.
+    """
+    n = _ROWS_PER_STATEMENT
+    full = len(rows) // n * n
+    if full:
+        connection.executemany(
+            _INSERT_MANY,
+            [tuple(itertools.chain.from_iterable(rows[i : i + n])) for i in range(0, full, n)],
+        )
+    rest = rows[full:]
+    if rest:
+        connection.execute(
+            _INSERT_REPORTS + ",".join([_ROW_MARKS] * len(rest)),
+            tuple(itertools.chain.from_iterable(rest)),
+        )
 
 
 EventListener = Callable[[list[StoredEvent]], None]
@@ -328,11 +360,7 @@ class SQLiteStore(AlertQueries, RecordQueries):
 
         def job(c: sqlite3.Connection) -> tuple[IngestResult, list[StoredEvent]]:
             before = c.total_changes
-            c.executemany(
-                "INSERT OR IGNORE INTO reports (id, batch, observer, time_us, unit, lon, lat,"
-                " strength, equipment, source, rating) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                rows,
-            )
+            insert_reports(c, rows)
             accepted = c.total_changes - before
             c.execute(
                 "INSERT INTO batches (number, clock_us) VALUES (?, ?)",
@@ -463,12 +491,19 @@ class SQLiteStore(AlertQueries, RecordQueries):
         finally:
             connection.close()
 
-    def first_report_time(self) -> datetime | None:
-        value = self._read("SELECT MIN(time_us) FROM reports")[0][0]
+    def first_report_time(self, observer: str | None = None) -> datetime | None:
+        if observer is None:
+            value = self._read("SELECT MIN(time_us) FROM reports")[0][0]
+        else:
+            query = "SELECT MIN(time_us) FROM reports WHERE observer = ?"
+            value = self._read(query, (observer,))[0][0]
         return None if value is None else from_us(value)
 
-    def report_count(self) -> int:
-        return int(self._read("SELECT COUNT(*) FROM reports")[0][0])
+    def report_count(self, observer: str | None = None) -> int:
+        if observer is None:
+            return int(self._read("SELECT COUNT(*) FROM reports")[0][0])
+        query = "SELECT COUNT(*) FROM reports WHERE observer = ?"
+        return int(self._read(query, (observer,))[0][0])
 
     def track(
         self, party: str, unit: str, since: datetime | None = None, until: datetime | None = None
