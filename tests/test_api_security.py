@@ -166,3 +166,23 @@ def test_health_shows_activity_only_to_its_own_party(world: tuple[Server, Tokens
     assert own["store"]["reports"] == mine[0]
     assert datetime.fromisoformat(own["first_report"]).timestamp() * 1e6 == first[0]
     assert "open_alerts" in own["engine"]
+
+
+@pytest.mark.parametrize("digits", ["%C2%B2", "%D9%A1", "%EF%BC%91"])
+def test_a_cursor_of_non_ascii_digits_is_refused(world: tuple[Server, Tokens], digits: str) -> None:
+    server, tokens = world
+    with server.client(headers=tokens.headers("coalition", "viewer")) as c:
+        r = c.get(f"/alerts?cursor={digits}")
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "cursor"
+
+
+@pytest.mark.parametrize("path", ["/events", "/hotline/events"])
+@pytest.mark.parametrize("last", [b"\xb2", b"1.\xb2", b"\xb9"])
+def test_a_last_event_id_of_non_ascii_digits_is_refused(
+    world: tuple[Server, Tokens], path: str, last: bytes
+) -> None:
+    server, tokens = world
+    headers = {**tokens.headers("coalition", "viewer"), "Last-Event-ID": last}
+    with server.client() as c:
+        r = c.get(path, headers=headers)  # type: ignore[arg-type]
+        assert r.status_code == 422 and "Last-Event-ID" in r.json()["message"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any, Protocol
@@ -70,11 +71,15 @@ class TokenWatch:
         return False
 
 
+_DIGITS = re.compile(r"[0-9]{1,18}")
+
+
 def parse_last_event_id(value: str | None) -> int:
     if value is None or value.strip() == "":
         return 0
     value = value.strip()
-    if not value.isdigit() or len(value) > 18:
+    # str.isdigit takes '²' and other digits int() refuses
+    if _DIGITS.fullmatch(value) is None:
         raise Invalid.field("Last-Event-ID", "expected the id of an event this stream sent")
     return int(value)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import threading
 from datetime import datetime
 from typing import Any
@@ -53,6 +54,9 @@ from .views import (
 BBox = tuple[float, float, float, float]
 
 
+_DIGITS = re.compile(r"[0-9]{1,18}")
+
+
 def parse_bbox(text: str | None) -> BBox | None:
     """`min_lon,min_lat,max_lon,max_lat` as four finite numbers in range."""
     if text is None:
@@ -78,7 +82,8 @@ def parse_bbox(text: str | None) -> BBox | None:
 def parse_cursor(text: str | None) -> int | None:
     if text is None or text == "":
         return None
-    if not text.isdigit() or len(text) > 18:
+    # str.isdigit takes '²' and other digits int() refuses
+    if _DIGITS.fullmatch(text) is None:
         raise Invalid.field("cursor", "not a cursor this service gave out")
     return int(text)
 
