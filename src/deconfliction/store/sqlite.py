@@ -491,12 +491,19 @@ class SQLiteStore(AlertQueries, RecordQueries):
         finally:
             connection.close()
 
-    def first_report_time(self) -> datetime | None:
-        value = self._read("SELECT MIN(time_us) FROM reports")[0][0]
+    def first_report_time(self, observer: str | None = None) -> datetime | None:
+        if observer is None:
+            value = self._read("SELECT MIN(time_us) FROM reports")[0][0]
+        else:
+            query = "SELECT MIN(time_us) FROM reports WHERE observer = ?"
+            value = self._read(query, (observer,))[0][0]
         return None if value is None else from_us(value)
 
-    def report_count(self) -> int:
-        return int(self._read("SELECT COUNT(*) FROM reports")[0][0])
+    def report_count(self, observer: str | None = None) -> int:
+        if observer is None:
+            return int(self._read("SELECT COUNT(*) FROM reports")[0][0])
+        query = "SELECT COUNT(*) FROM reports WHERE observer = ?"
+        return int(self._read(query, (observer,))[0][0])
 
     def track(
         self, party: str, unit: str, since: datetime | None = None, until: datetime | None = None
