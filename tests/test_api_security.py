@@ -11,6 +11,13 @@ from pathlib import Path
 import pytest
 
 from api_support import Server, Tokens, make_database, start_server
+from deconfliction.model import Site
+from deconfliction.service.auth import Principal
+from deconfliction.service.core import Service
+from deconfliction.service.errors import Invalid
+from deconfliction.service.views import SiteIn
+from deconfliction.store import SQLiteStore
+from deconfliction.store.base import Role
 from deconfliction.store.migrations import migrate, migrations
 
 T = "2018-02-07T20:00:00Z"
@@ -186,3 +193,31 @@ def test_a_last_event_id_of_non_ascii_digits_is_refused(
     with server.client() as c:
         r = c.get(path, headers=headers)  # type: ignore[arg-type]
         assert r.status_code == 422 and "Last-Event-ID" in r.json()["message"]
+
+
+def test_a_change_the_engine_cannot_apply_is_refused_and_writes_go_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db, _ = make_database(tmp_path)
+    caller = Principal("coalition", Role.OPERATOR, 0)
+    site = {"name": "Outpost", "kind": "outpost", "lon": 40.5, "lat": 35.6}
+    with SQLiteStore(db) as store:
+        service = Service(store, live=False)
+        try:
+
+            def unplaceable(site: Site) -> list[object]:
+                raise OverflowError("the site cannot be placed")
+
+            monkeypatch.setattr(service.engine, "add_site", unplaceable)
+            with pytest.raises(Invalid) as refused:
+                service.add_site(caller, SiteIn(id="f7-bad", **site))
+            assert refused.value.errors[0]["field"] == "body"
+            assert "cannot be placed" in refused.value.message
+            assert service.problem is None and service.health().status == "ok"
+            assert service.add_site(caller, SiteIn(id="f7-good", **site)).id == "f7-good"
+            assert "f7-bad" not in service.sites and "f7-bad" not in service.engine.sites
+            report = b'{"unit": "sdf-1", "time": "2018-02-07T20:00:00Z", "lon": 40.5, "lat": 35.6}'
+            answer = service.post_reports(caller, report, "application/json")
+            assert answer.accepted == 1
+        finally:
+            service.close()

@@ -421,9 +421,9 @@ class Service(Reads):
             if isinstance(change, Line):
                 # the engine put the lines back as they were before refusing this one
                 raise Invalid.field("body.coordinates", str(exc)) from None
-            raise self._failed(exc) from exc
+            raise self._refused(change, exc) from exc
         except Exception as exc:
-            raise self._failed(exc) from exc
+            raise self._refused(change, exc) from exc
         try:
             stored = self.store.commit_change(change, events, clock, party)
         except Exception as exc:
@@ -439,6 +439,17 @@ class Service(Reads):
         else:
             self.actors[change.id] = change
         return stored
+
+    def _refused(self, change: Change, exc: Exception) -> ServiceError:
+        """One request's change the engine could not apply: refused as that request's
+        own error. The engine may hold part of it, so it is rebuilt from the store, which
+        never saw the change; only if that fails too do writes stop."""
+        try:
+            self.engine = self._rebuild()
+        except Exception:
+            return self._failed(exc)
+        field = {Line: "body.coordinates", Unit: "unit"}.get(type(change), "body")
+        return Invalid.field(field, f"cannot be applied: {type(exc).__name__}: {exc}")
 
     def _check_projectable(self, site: Site) -> None:
         x, y = self.engine.projection.forward(
