@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 
@@ -221,3 +222,18 @@ def test_a_change_the_engine_cannot_apply_is_refused_and_writes_go_on(
             assert answer.accepted == 1
         finally:
             service.close()
+
+
+def test_concurrent_incidents_with_one_id_give_one_201_and_409s(
+    world: tuple[Server, Tokens],
+) -> None:
+    server, tokens = world
+    incident = {"time": T, "kind": "shelling", "lon": 40.2, "lat": 35.3}
+
+    def post(n: int) -> int:
+        with server.client(headers=tokens.headers("coalition", "operator")) as c:
+            return c.post("/incidents", json={**incident, "id": f"f9-{n % 8}"}).status_code
+
+    with ThreadPoolExecutor(16) as pool:
+        statuses = list(pool.map(post, range(64)))
+    assert sorted(statuses) == [201] * 8 + [409] * 56

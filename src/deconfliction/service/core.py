@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import sqlite3
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -500,7 +501,11 @@ class Service(Reads):
         incident = Incident(**{**data.model_dump(), "party": principal.party})
         if self.store.incident_exists(incident.id):
             raise Conflict(f"an incident '{incident.id}' exists")
-        self.store.put_incident(incident)
+        try:
+            self.store.put_incident(incident)
+        except sqlite3.IntegrityError:
+            # the same id from a request that got there first
+            raise Conflict(f"an incident '{incident.id}' exists") from None
 
     def ack(self, principal: Principal, alert_id: str, by: str | None) -> None:
         principal.require(Role.OPERATOR)
