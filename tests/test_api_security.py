@@ -237,3 +237,64 @@ def test_concurrent_incidents_with_one_id_give_one_201_and_409s(
     with ThreadPoolExecutor(16) as pool:
         statuses = list(pool.map(post, range(64)))
     assert sorted(statuses) == [201] * 8 + [409] * 56
+
+
+@pytest.mark.parametrize(
+    ("report", "field"),
+    [
+        ({"lon": True}, "body[0].lon"),
+        ({"lat": "35.3"}, "body[0].lat"),
+        ({"time": 1518033600}, "body[0].time"),
+        ({"strength": False}, "body[0].strength"),
+        ({"lon": True, "actor": "sdf", "unit": "f10-new"}, "body[0].lon"),
+    ],
+)
+def test_reports_take_json_numbers_and_strings_as_they_are(
+    world: tuple[Server, Tokens], report: dict[str, object], field: str
+) -> None:
+    server, tokens = world
+    body = [{"unit": "sdf-1", "time": T, "lon": 40.5, "lat": 35.6, **report}]
+    with server.client(headers=tokens.headers("coalition", "operator")) as c:
+        r = c.post("/reports", json=body)
+        assert r.status_code == 422, r.text
+        assert r.json()["errors"][0]["field"] == field
+
+
+def _feature(coordinates: list[object], **properties: object) -> dict[str, object]:
+    return {
+        "type": "Feature",
+        "geometry": {"type": "Point", "coordinates": coordinates},
+        "properties": {"unit": "sdf-1", "time": T, **properties},
+    }
+
+
+@pytest.mark.parametrize(
+    ("feature", "field"),
+    [
+        (_feature([True, False]), "body[0].lon"),
+        (_feature([40.5, 35.6, 1e308]), "body.geometry.coordinates[2]"),
+        (_feature([40.5, 35.6], lon=41.0), "body.properties.lon"),
+        (_feature([40.5, 35.6], lat="35.6"), "body.properties.lat"),
+    ],
+)
+def test_geojson_reports_are_where_their_geometry_says(
+    world: tuple[Server, Tokens], feature: dict[str, object], field: str
+) -> None:
+    server, tokens = world
+    with server.client(headers=tokens.headers("coalition", "operator")) as c:
+        r = c.post("/reports", json=feature, headers={"content-type": "application/geo+json"})
+        assert r.status_code == 422, r.text
+        assert r.json()["errors"][0]["field"] == field
+        agreeing = _feature([40.5, 35.6, 120.0], lon=40.5, lat=35.6, id="f10-ok")
+        answer = c.post("/reports", json=agreeing).json()
+        assert answer["accepted"] + answer["duplicates"] == 1
+
+
+def test_reports_in_another_media_type_are_refused(world: tuple[Server, Tokens]) -> None:
+    server, tokens = world
+    report = b'{"unit": "sdf-1", "time": "2018-02-07T20:00:00Z", "lon": 40.5, "lat": 35.6}'
+    with server.client(headers=tokens.headers("coalition", "operator")) as c:
+        r = c.post("/reports", content=report, headers={"content-type": "text/plain"})
+        assert r.status_code == 415 and r.json()["code"] == "unsupported_media_type"
+        r = c.post("/reports", content=report, headers={"content-type": "application/json"})
+        assert r.status_code == 200

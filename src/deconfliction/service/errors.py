@@ -48,6 +48,11 @@ class TooLarge(ServiceError):
     code = "too_large"
 
 
+class UnsupportedMedia(ServiceError):
+    status = 415
+    code = "unsupported_media_type"
+
+
 class Invalid(ServiceError):
     """Input that fails validation; `errors` name each field and what is wrong."""
 

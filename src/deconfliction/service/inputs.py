@@ -22,7 +22,7 @@ from pydantic import (
 from ..batch import ReportBatch, to_us
 from ..model import Count, Equipment, Id, Lat, Lon, Rating, ReportId, Strict, UnitKind, format_time
 from ..scenario.columns import report_columns
-from .errors import Invalid, TooLarge
+from .errors import Invalid, TooLarge, UnsupportedMedia
 
 EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
 LATEST = datetime(2200, 1, 1, tzinfo=UTC)
@@ -92,13 +92,67 @@ def _feature(feature: Any, where: str) -> dict[str, Any]:
     coordinates = geometry.get("coordinates")
     if not isinstance(coordinates, list) or len(coordinates) not in (2, 3):
         raise Invalid.field(f"{where}.geometry.coordinates", "expected [lon, lat]")
+    if len(coordinates) == 3 and not _altitude(coordinates[2]):
+        raise Invalid.field(
+            f"{where}.geometry.coordinates[2]",
+            f"an altitude is a number of metres from {MIN_ALTITUDE_M:g} to {MAX_ALTITUDE_M:g}",
+        )
     properties = feature.get("properties") or {}
     if not isinstance(properties, dict):
         raise Invalid.field(f"{where}.properties", "expected an object")
+    for i, name in enumerate(("lon", "lat")):
+        # a report is where its geometry says: a property saying otherwise is an error
+        if name in properties and not _same_number(properties[name], coordinates[i]):
+            raise Invalid.field(
+                f"{where}.properties.{name}", f"disagrees with geometry.coordinates[{i}]"
+            )
     report = {**properties, "lon": coordinates[0], "lat": coordinates[1]}
     if "id" in feature and "id" not in report:
         report["id"] = feature["id"]
     return report
+
+
+MIN_ALTITUDE_M = -12_000.0
+MAX_ALTITUDE_M = 100_000.0
+
+
+def _number(value: Any) -> bool:
+    # JSON true is not 1, and "40.3" is not a number: the models would coerce both
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _altitude(value: Any) -> bool:
+    return _number(value) and MIN_ALTITUDE_M <= value <= MAX_ALTITUDE_M
+
+
+def _same_number(a: Any, b: Any) -> bool:
+    return _number(a) and _number(b) and a == b
+
+
+def _strict_types(rows: list[Any], prefix: str) -> None:
+    """Refuse the JSON types the report models would coerce: a boolean or a string
+    for a coordinate or a strength, a number for a time."""
+    errors: list[dict[str, str]] = []
+    for i, row in enumerate(rows):
+        if not isinstance(row, dict):
+            continue
+        for name in ("lon", "lat", "strength"):
+            if name in row and not _number(row[name]):
+                if name == "strength" and row[name] is None:
+                    continue
+                errors.append({"field": row_label(prefix, i, name), "message": "expected a number"})
+        if "time" in row and not isinstance(row["time"], str):
+            errors.append(
+                {"field": row_label(prefix, i, "time"), "message": "expected an RFC 3339 string"}
+            )
+        if len(errors) >= 20:
+            break
+    if errors:
+        raise Invalid(f"{errors[0]['field']}: {errors[0]['message']}", errors[:20])
+
+
+JSON_MEDIA = frozenset({"application/json", "application/geo+json"})
+NDJSON_MEDIA = frozenset({"application/x-ndjson", "application/ndjson", "application/jsonlines"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,9 +187,14 @@ class RawReports:
 def read_rows(body: bytes, content_type: str, max_reports: int) -> RawReports:
     """The report objects of a body in any of the four formats, not yet validated."""
     media = content_type.split(";")[0].strip().lower()
+    if media not in JSON_MEDIA and media not in NDJSON_MEDIA:
+        raise UnsupportedMedia(
+            f"Content-Type '{media[:60]}': send reports as "
+            + ", ".join(sorted(JSON_MEDIA | NDJSON_MEDIA))
+        )
     prefix = "body"
     items: Any
-    if media in ("application/x-ndjson", "application/ndjson", "application/jsonlines"):
+    if media in NDJSON_MEDIA:
         lines = [line for line in body.splitlines() if line.strip()]
         if len(lines) > max_reports:
             raise TooLarge(f"{len(lines)} reports in one request; the limit is {max_reports}")
@@ -163,6 +222,7 @@ def read_rows(body: bytes, content_type: str, max_reports: int) -> RawReports:
             )
     if len(items) > max_reports:
         raise TooLarge(f"{len(items)} reports in one request; the limit is {max_reports}")
+    _strict_types(items, prefix)
     return RawReports(items, prefix)
 
 
