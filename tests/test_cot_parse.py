@@ -174,6 +174,23 @@ def test_the_parser_itself_refuses_declarations_past_the_frame_check() -> None:
         cot.parse_detail_xml('<!DOCTYPE x [<!ENTITY e "e">]><contact callsign="&e;"/>', event)
 
 
+def test_the_event_callbacks_keep_the_parsers_refusals() -> None:
+    # The gateway's own element callbacks replace the element tree's, not defusedxml's
+    # refusal of DTDs, entities and external references, nor expat's of unknown entities.
+    xxe = (
+        b'<!DOCTYPE event [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'
+        b'<event uid="x" type="a-h-G" time="2018-02-07T20:00:00Z"><detail>'
+        b'<contact callsign="&xxe;"/></detail></event>'
+    )
+    laughs = b'<!DOCTYPE l [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;">]><event>&b;</event>'
+    for document in (xxe, laughs):
+        with pytest.raises(CotError, match="refused"):
+            cot._stream(document, 1)
+    undefined = b'<event uid="x" type="a-h-G" time="2018-02-07T20:00:00Z">&xxe;</event>'
+    with pytest.raises(CotError, match="malformed XML"):
+        cot._stream(undefined, 1)
+
+
 def test_one_bad_frame_in_a_batch_costs_only_itself() -> None:
     frames = [event(uid=f"u{i}") for i in range(5)]
     frames.insert(2, b"<event uid='broken'><point></event>")
