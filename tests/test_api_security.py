@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import base64
 import sqlite3
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from api_support import Server, Tokens, make_database, start_server
+from deconfliction.cli import app
+from deconfliction.hotline import DeskKey, HotlineMessage
 from deconfliction.model import Site
 from deconfliction.service.auth import Principal
 from deconfliction.service.core import Service
@@ -298,3 +302,47 @@ def test_reports_in_another_media_type_are_refused(world: tuple[Server, Tokens])
         assert r.status_code == 415 and r.json()["code"] == "unsupported_media_type"
         r = c.post("/reports", content=report, headers={"content-type": "application/json"})
         assert r.status_code == 200
+
+
+def test_a_rotated_hotline_key_still_verifies_what_it_signed(tmp_path: Path) -> None:
+    db, tokens = make_database(tmp_path)
+    co, ru = tokens.headers("coalition", "operator"), tokens.headers("russia", "operator")
+    own = DeskKey.generate()
+    server = start_server(db)
+    try:
+        with server.client() as c:
+            before = {"kind": "concern", "recipient": "russia", "subject": "before rotation"}
+            assert c.post("/hotline", json=before, headers=co).status_code == 201
+            old = c.get("/hotline/keys/coalition", headers=ru).json()["public_key"]
+            admin = tokens.headers("coalition", "admin")
+            r = c.put("/hotline/keys", json={"public_key": own.public_text}, headers=admin)
+            assert r.status_code == 200, r.text
+            message = HotlineMessage(
+                id="f11-own", sender="coalition", recipient="russia", kind="concern",
+                subject="after rotation", created=datetime.now(UTC).replace(microsecond=0),
+            )  # fmt: skip
+            signed = {
+                "message": message.model_dump(mode="json", exclude_none=True),
+                "signature": base64.b64encode(own.sign(message.canonical())).decode(),
+            }
+            assert c.post("/hotline/signed", json=signed, headers=co).status_code == 201
+            transcript = c.get("/hotline/transcript", params={"with": "coalition"}, headers=ru)
+            published = c.get("/hotline/keys/coalition", headers=ru).json()
+            theirs = c.get("/hotline/keys/russia", headers=ru).json()["public_key"]
+    finally:
+        server.stop()
+    assert published["public_key"] == own.public_text
+    assert [k["public_key"] for k in published["keys"]] == [old, own.public_text]
+    assert published["keys"][0]["valid_to"] == published["keys"][1]["valid_from"] is not None
+    assert published["keys"][1]["valid_to"] is None
+    path = tmp_path / "transcript.jsonl"
+    path.write_bytes(transcript.content)
+    every = [f"--key=coalition={k['public_key']}" for k in published["keys"]]
+    result = CliRunner().invoke(
+        app, ["hotline", "verify", str(path), *every, f"--key=russia={theirs}"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "2 entries verified" in result.output
+    newest = [f"--key=coalition={own.public_text}", f"--key=russia={theirs}"]
+    result = CliRunner().invoke(app, ["hotline", "verify", str(path), *newest])
+    assert result.exit_code == 1 and "forged" in result.output

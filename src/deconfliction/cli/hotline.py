@@ -10,6 +10,7 @@ from pathlib import Path
 
 import orjson
 import typer
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
@@ -213,15 +214,17 @@ def export(
     """Write the transcript a desk shares with another as JSON Lines."""
     with _desk(db, datetime.now(UTC)) as hotline:
         lines = b"".join(e.line() for e in hotline.transcript(party, other))
-        keys = {p: hotline.known_public_key(p) for p in (party, other)}
+        known = all(hotline.known_public_key(p) for p in (party, other))
+        # every key a desk has had: entries signed before a rotation verify with the old one
+        keys = [(p, k.public) for p in (party, other) if known for k in hotline.key_history(p)]
     if out is None:
         sys.stdout.buffer.write(lines)
     else:
         out.write_bytes(lines)
-    if all(keys.values()):
+    if known:
         Console(stderr=True, highlight=False).print(
             "verify with: deconfliction hotline verify FILE "
-            + " ".join(f"--key {p}={k}" for p, k in keys.items())
+            + " ".join(f"--key {p}={k}" for p, k in keys)
         )
 
 
@@ -239,19 +242,22 @@ def show_key(db: Path = DB, party: str = PARTY) -> None:
 def verify(
     transcript: Path = typer.Argument(..., help="A transcript written by `hotline export`."),
     key: list[str] = typer.Option(
-        [], "--key", help="PARTY=PUBKEY (base64, or @file holding base64 or PEM); one per desk."
+        [],
+        "--key",
+        help="PARTY=PUBKEY (base64, or @file holding base64 or PEM); one per desk, or one"
+        " per key a desk has had (GET /hotline/keys/PARTY lists them).",
     ),
     head: str | None = typer.Option(None, "--head", help="A head hash from an earlier receipt."),
 ) -> None:
     """Check every signature and link; name the first entry altered, removed, inserted,
     reordered or forged."""
-    keys = {}
+    keys: dict[str, list[Ed25519PublicKey]] = {}
     for spec in key:
         party, sep, text = spec.partition("=")
         if not sep or not party:
             raise _fail(f"--key: expected PARTY=PUBKEY, got '{spec}'")
         try:
-            keys[party] = read_public_key(text)
+            keys.setdefault(party, []).append(read_public_key(text))
         except KeyFormatError as exc:
             raise _fail(f"--key {party}: {exc}") from exc
     try:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -137,20 +137,25 @@ Ed25519 code then keeps its tables in cache, as it does in a loop of bare verifi
 
 def verify_transcript(
     lines: Iterable[bytes],
-    keys: Mapping[str, Ed25519PublicKey],
+    keys: Mapping[str, Ed25519PublicKey | Sequence[Ed25519PublicKey]],
     expect_head: str | None = None,
 ) -> Verification:
     """Check every signature and link; name the first entry altered, removed, inserted,
     reordered or forged. The whole transcript is read once; diagnosis costs only on failure.
+
+    A desk may have several keys (one before each rotation): a signature verifies with
+    any of them.
     """
     rows = [line for line in lines if line.strip()]
-    walk = _Walk(rows, keys)
+    keyring = {
+        party: (key,) if isinstance(key, Ed25519PublicKey) else tuple(key)
+        for party, key in keys.items()
+    }
+    walk = _Walk(rows, keyring)
     for start in range(0, len(rows), _CHUNK):
         signed, problem = walk.chain(start, min(start + _CHUNK, len(rows)))
-        for key, signature, payload, number in signed:
-            try:
-                key.verify(signature, payload)
-            except InvalidSignature:
+        for ring, signature, payload, number in signed:
+            if not _verifies(ring, signature, payload):
                 sender = orjson.loads(rows[number - 1])["message"]["sender"]
                 return Verification(
                     number - 1,
@@ -188,13 +193,23 @@ def verify_transcript(
     return Verification(len(rows), head or None, None)
 
 
-_Signed = tuple[Ed25519PublicKey, bytes, bytes, int]
+_Signed = tuple[tuple[Ed25519PublicKey, ...], bytes, bytes, int]
+
+
+def _verifies(ring: tuple[Ed25519PublicKey, ...], signature: bytes, payload: bytes) -> bool:
+    for key in ring:
+        try:
+            key.verify(signature, payload)
+        except InvalidSignature:
+            continue
+        return True
+    return False
 
 
 class _Walk:
     """The chain read so far: links, hashes and the signatures still to check."""
 
-    def __init__(self, rows: list[bytes], keys: Mapping[str, Ed25519PublicKey]) -> None:
+    def __init__(self, rows: list[bytes], keys: Mapping[str, tuple[Ed25519PublicKey, ...]]) -> None:
         self.rows = rows
         self.keys = keys
         self.prev = b""
@@ -237,7 +252,7 @@ class _Walk:
                     raise _Bad(Fault.ALTERED, "its hash does not match its content", seq)
                 sender = message["sender"]
                 key = keys.get(sender)
-                if key is None:
+                if not key:
                     raise _Bad(Fault.UNKNOWN_KEY, f"no public key for '{sender}'", seq)
                 if (sender, message["recipient"]) not in self.directions:
                     raise _Bad(Fault.INSERTED, "the message is not between this pair's desks", seq)

@@ -34,6 +34,7 @@ from .records import (
     Delivery,
     HotlineError,
     Journal,
+    KeyPeriod,
     MessageState,
     NotFound,
     Record,
@@ -113,6 +114,16 @@ class Hotline:
         if party not in self._public_text:
             self.desk_key(party)
         return self._public_text[party]
+
+    def key_history(self, party: str) -> list[KeyPeriod]:
+        """Every public key the desk has had, oldest first; a hotline without a journal
+        knows only the current one."""
+        current = self.public_key(party)
+        if self._journal is not None:
+            history = self._journal.key_history(party)
+            if history:
+                return history
+        return [KeyPeriod(current, None, None)]
 
     def _set_key(self, party: str, text: str, key: DeskKey | None) -> None:
         if self._journal is not None:

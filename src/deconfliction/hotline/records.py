@@ -46,11 +46,22 @@ class MessageState(StrEnum):
     DELIVERED = "delivered"
 
 
+@dataclass(frozen=True, slots=True)
+class KeyPeriod:
+    """A desk's public key and when it was the one in use (None: open-ended), so that
+    messages signed before a rotation still verify."""
+
+    public: str
+    valid_from: datetime | None
+    valid_to: datetime | None
+
+
 class Journal(Protocol):
     """Where entries and keys become durable before a call returns."""
 
     def append(self, entry: ChainEntry) -> None: ...
     def put_key(self, party: str, public_text: str, seed: bytes | None) -> None: ...
+    def key_history(self, party: str) -> list[KeyPeriod]: ...
 
 
 @dataclass(slots=True)

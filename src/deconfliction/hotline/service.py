@@ -214,9 +214,20 @@ class HotlineService:
                 "public_key": self.hotline.register_public_key(party, data.public_key),
             }
 
-    def public_key(self, party: str, of: str) -> dict[str, str]:
+    def public_key(self, party: str, of: str) -> dict[str, Any]:
+        """The desk's key now, and every key it had (`keys`), to verify older messages."""
         with self.lock:
-            return {"party": of, "public_key": self.hotline.public_key(of)}
+            history = self.hotline.key_history(of)
+            current = self.hotline.public_key(of)
+        keys = [
+            {
+                "public_key": period.public,
+                "valid_from": None if period.valid_from is None else format_time(period.valid_from),
+                "valid_to": None if period.valid_to is None else format_time(period.valid_to),
+            }
+            for period in history
+        ]
+        return {"party": of, "public_key": current, "keys": keys}
 
     def _compose(self, *args: Any, **fields: Any) -> HotlineMessage:
         return self.hotline.compose(*args, **{k: v for k, v in fields.items() if v is not None})

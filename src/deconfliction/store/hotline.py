@@ -11,7 +11,7 @@ import fcntl
 import sqlite3
 import threading
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
@@ -20,6 +20,7 @@ from ..hotline.conflicts import OwnForces
 from ..hotline.desk import Hotline
 from ..hotline.keys import DeskKey
 from ..hotline.messages import HotlineMessage, HotlineSettings
+from ..hotline.records import KeyPeriod
 from ..lifecycle import AlertBook
 from .migrations import migrate, register_migration
 
@@ -42,6 +43,19 @@ register_migration(
         message_id TEXT NOT NULL UNIQUE,
         PRIMARY KEY (pair_a, pair_b, seq)
     );
+    """,
+)
+
+
+register_migration(
+    101,
+    "hotline: every public key a desk has had, with when it was in use",
+    """
+    CREATE TABLE hotline_key_history (
+        party TEXT NOT NULL, public TEXT NOT NULL, valid_from TEXT, valid_to TEXT
+    );
+    CREATE INDEX hotline_key_history_party ON hotline_key_history (party);
+    INSERT INTO hotline_key_history (party, public) SELECT party, public FROM hotline_keys;
     """,
 )
 
@@ -87,12 +101,48 @@ class SQLiteJournal:
             )
 
     def put_key(self, party: str, public_text: str, seed: bytes | None) -> None:
+        """The desk's key from now on; a different key closes the period of the one before,
+        which stays in the history."""
+        now = datetime.now(UTC).isoformat()
         with self._lock:
-            self._db.execute(
-                "INSERT INTO hotline_keys (party, public, seed) VALUES (?, ?, ?)"
-                " ON CONFLICT (party) DO UPDATE SET public = excluded.public, seed = excluded.seed",
-                (party, public_text, seed),
-            )
+            db = self._db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                current = db.execute(
+                    "SELECT public FROM hotline_key_history WHERE party = ? AND valid_to IS NULL",
+                    (party,),
+                ).fetchone()
+                if current is None or current[0] != public_text:
+                    db.execute(
+                        "UPDATE hotline_key_history SET valid_to = ?"
+                        " WHERE party = ? AND valid_to IS NULL",
+                        (now, party),
+                    )
+                    db.execute(
+                        "INSERT INTO hotline_key_history (party, public, valid_from)"
+                        " VALUES (?, ?, ?)",
+                        (party, public_text, now),
+                    )
+                db.execute(
+                    "INSERT INTO hotline_keys (party, public, seed) VALUES (?, ?, ?)"
+                    " ON CONFLICT (party) DO UPDATE SET public = excluded.public,"
+                    " seed = excluded.seed",
+                    (party, public_text, seed),
+                )
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+
+    def key_history(self, party: str) -> list[KeyPeriod]:
+        """Every public key of the desk, oldest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT public, valid_from, valid_to FROM hotline_key_history"
+                " WHERE party = ? ORDER BY rowid",
+                (party,),
+            ).fetchall()
+        return [KeyPeriod(public, _time(start), _time(end)) for public, start, end in rows]
 
     def desk_keys(self) -> list[tuple[str, str, bytes | None]]:
         with self._lock:
@@ -144,6 +194,10 @@ class SQLiteJournal:
             if self._writer is not None:
                 self._writer.close()
                 self._writer = None
+
+
+def _time(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text)
 
 
 def open_hotline(
