@@ -67,7 +67,15 @@ def test_migration_makes_report_ids_unique_per_observer(tmp_path: Path) -> None:
             "INSERT INTO reports (id, batch, observer, time_us, unit, lon, lat)"
             " VALUES ('r1', 1, 'russia', 5, 't72', 40.0, 35.0)"
         )
-    assert 4 in migrate(connection)
+    connection.execute(
+        "INSERT INTO incidents (id, party, time_us, document) VALUES ('i1', 'russia', 5, '{}')"
+    )
+    assert {4, 5} <= set(migrate(connection))
+    incidents = connection.execute("SELECT id, party, time_us, document FROM incidents")
+    assert incidents.fetchall() == [("i1", "russia", 5, "{}")]
+    connection.execute(
+        "INSERT INTO incidents (id, party, time_us, document) VALUES ('i1', 'coalition', 5, '{}')"
+    )
     rows = connection.execute("SELECT seq, id, observer, strength FROM reports").fetchall()
     assert rows == [(1, "r1", "coalition", 3)]
     connection.execute(
@@ -346,3 +354,20 @@ def test_a_rotated_hotline_key_still_verifies_what_it_signed(tmp_path: Path) -> 
     newest = [f"--key=coalition={own.public_text}", f"--key=russia={theirs}"]
     result = CliRunner().invoke(app, ["hotline", "verify", str(path), *newest])
     assert result.exit_code == 1 and "forged" in result.output
+
+
+def test_incident_ids_are_each_party_s_own(world: tuple[Server, Tokens]) -> None:
+    server, tokens = world
+    co, ru = tokens.headers("coalition", "operator"), tokens.headers("russia", "operator")
+    incident = {"id": "f3-inc", "time": T, "kind": "shelling", "lon": 40.2, "lat": 35.3}
+    with server.client() as c:
+        assert c.post("/incidents", json=incident, headers=co).status_code == 201
+        # the other party learns nothing of coalition's id: its own incident is recorded
+        r = c.post("/incidents", json={**incident, "lon": 40.4}, headers=ru)
+        assert r.status_code == 201, r.text
+        assert c.post("/incidents", json=incident, headers=ru).status_code == 409
+        assert c.get("/incidents/f3-inc", headers=co).json()["lon"] == 40.2
+        assert c.get("/incidents/f3-inc", headers=ru).json()["lon"] == 40.4
+        # a public incident is everyone's: its id clashes for every party
+        public = {**incident, "id": "inc-public"}
+        assert c.post("/incidents", json=public, headers=co).status_code == 409

@@ -499,7 +499,9 @@ class Service(Reads):
         from ..model import Incident
 
         incident = Incident(**{**data.model_dump(), "party": principal.party})
-        if self.store.incident_exists(incident.id):
+        # another party's incident ids are its own: only the caller's (and the public
+        # ones it sees) can clash
+        if self.store.incident(principal.party, incident.id) is not None:
             raise Conflict(f"an incident '{incident.id}' exists")
         try:
             self.store.put_incident(incident)

@@ -152,6 +152,22 @@ CORE: tuple[Migration, ...] = (
         CREATE INDEX reports_time ON reports (observer, time_us);
         """,
     ),
+    Migration(
+        5,
+        "incident ids are their party's own: unique per (party, id)",
+        """
+        CREATE TABLE incidents_by_party (
+            id TEXT NOT NULL,
+            party TEXT,
+            time_us INTEGER NOT NULL,
+            document TEXT NOT NULL,
+            UNIQUE (party, id)
+        );
+        INSERT INTO incidents_by_party SELECT id, party, time_us, document FROM incidents;
+        DROP TABLE incidents;
+        ALTER TABLE incidents_by_party RENAME TO incidents;
+        """,
+    ),
 )
 
 _registered: dict[int, Migration] = {m.version: m for m in CORE}
