@@ -371,3 +371,33 @@ def test_incident_ids_are_each_party_s_own(world: tuple[Server, Tokens]) -> None
         # a public incident is everyone's: its id clashes for every party
         public = {**incident, "id": "inc-public"}
         assert c.post("/incidents", json=public, headers=co).status_code == 409
+
+
+def test_a_signed_message_s_signature_is_checked_before_its_id(
+    world: tuple[Server, Tokens],
+) -> None:
+    server, tokens = world
+    co, ru = tokens.headers("coalition", "operator"), tokens.headers("russia", "operator")
+    own = DeskKey.generate()
+    with server.client() as c:
+        theirs = {"kind": "concern", "recipient": "coalition", "subject": "an id to guess"}
+        taken = c.post("/hotline", json=theirs, headers=ru).json()["id"]
+        admin = tokens.headers("coalition", "admin")
+        assert c.put(
+            "/hotline/keys", json={"public_key": own.public_text}, headers=admin
+        ).is_success
+        message = HotlineMessage(
+            id=taken, sender="coalition", recipient="russia", kind="concern",
+            subject="probe", created=datetime.now(UTC).replace(microsecond=0),
+        )  # fmt: skip
+        body = message.model_dump(mode="json", exclude_none=True)
+        forged = DeskKey.generate().sign(message.canonical())
+        r = c.post(
+            "/hotline/signed",
+            json={"message": body, "signature": base64.b64encode(forged).decode()},
+            headers=co,
+        )
+        assert r.status_code == 422 and "signature" in r.json()["message"], r.text
+        signed = base64.b64encode(own.sign(message.canonical())).decode()
+        r = c.post("/hotline/signed", json={"message": body, "signature": signed}, headers=co)
+        assert r.status_code == 409, r.text

@@ -171,8 +171,13 @@ class Hotline:
         self, message: HotlineMessage, now: datetime, signature: bytes | None = None
     ) -> Delivery:
         """Sign (or verify the sender's signature), chain, record and apply a message."""
-        self._check(message, now)
+        self._known(message.sender, "sender")
+        self._known(message.recipient, "recipient")
         payload = message.canonical()
+        if signature is not None:
+            # before any check that tells whether a message id exists
+            self._verify(message, payload, signature)
+        self._check(message, now)
         if signature is None:
             key = self._keys.get(message.sender)
             if key is None and message.sender in self._public:
@@ -181,20 +186,6 @@ class Hotline:
                     code="signature-required",
                 )
             signature = (key or self.desk_key(message.sender)).sign(payload)
-        else:
-            public = self._public.get(message.sender)
-            if public is None:
-                raise HotlineError(
-                    f"signature: no public key registered for '{message.sender}'",
-                    code="bad-signature",
-                )
-            try:
-                public.verify(signature, payload)
-            except InvalidSignature:
-                raise HotlineError(
-                    f"signature: does not verify with the key of '{message.sender}'",
-                    code="bad-signature",
-                ) from None
         pair = message.pair()
         chain = self._chains.setdefault(pair, Chain(pair))
         head, seq = chain.head, chain.seq
@@ -206,6 +197,21 @@ class Hotline:
                 chain.head, chain.seq = head, seq
                 raise
         return Delivery(entry, self._apply(entry, now))
+
+    def _verify(self, message: HotlineMessage, payload: bytes, signature: bytes) -> None:
+        public = self._public.get(message.sender)
+        if public is None:
+            raise HotlineError(
+                f"signature: no public key registered for '{message.sender}'",
+                code="bad-signature",
+            )
+        try:
+            public.verify(signature, payload)
+        except InvalidSignature:
+            raise HotlineError(
+                f"signature: does not verify with the key of '{message.sender}'",
+                code="bad-signature",
+            ) from None
 
     def restore(self, entries: Iterable[ChainEntry], now: datetime) -> None:
         """Rebuild state from stored entries (each pair's in order); alerts re-derive later."""
