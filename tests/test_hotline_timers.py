@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from deconfliction.hotline import Hotline, MessageState, NotFound, Refused
+from deconfliction.hotline import Hotline, HotlineError, MessageState, NotFound, Refused
 from deconfliction.model import HotlineKind, HotlinePriority, Rule, Severity
 
 T0 = datetime(2016, 9, 17, 13, 0, tzinfo=UTC)
@@ -139,3 +139,17 @@ def test_a_third_party_never_sees_a_message() -> None:
     assert hotline.transcript("turkey", "coalition") == []
     assert [r.message.id for r in hotline.messages("russia", "inbox", clock.now)] == [mid]
     assert [r.message.id for r in hotline.thread("russia", mid)] == [mid]
+
+
+def test_a_reply_to_another_pair_s_message_answers_as_a_missing_one() -> None:
+    hotline = Hotline(["coalition", "russia", "turkey"])
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    secret = hotline.compose("coalition", "turkey", HotlineKind.REQUEST, "between two", now)
+    hotline.send(secret, now)
+    answers = []
+    for reply_to in (secret.id, "m-none"):
+        ack = hotline.compose("russia", "coalition", HotlineKind.ACK, "ack", now, reply_to=reply_to)
+        with pytest.raises(HotlineError) as refused:
+            hotline.send(ack, now)
+        answers.append(refused.value.args[0].replace(reply_to, "X"))
+    assert answers[0] == answers[1] and "no message" in answers[0]

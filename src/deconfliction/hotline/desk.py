@@ -234,7 +234,8 @@ class Hotline:
         if message.reply_to is None:
             return
         target = self._records.get(message.reply_to)
-        if target is None or message.recipient not in target.message.pair():
+        # another pair's message answers as a missing one: its id is not to be probed
+        if target is None or target.message.pair() != message.pair():
             raise HotlineError(f"reply_to: no message '{message.reply_to}' between these desks")
         if target.message.recipient != message.sender:
             raise HotlineError(f"reply_to: '{message.reply_to}' was not sent to '{message.sender}'")
