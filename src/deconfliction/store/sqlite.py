@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import sqlite3
 import threading
@@ -78,60 +77,11 @@ def connect(
     return connection
 
 
-def writer_connection(
-    path: str | Path,
-    synchronous: Synchronous = "full",
-    checkpoint_pages: int = WAL_CHECKPOINT_PAGES,
-) -> sqlite3.Connection:
+def writer_connection(path: str | Path, synchronous: Synchronous = "full") -> sqlite3.Connection:
     """A connection with the settings of the store's writer."""
     connection = connect(path, synchronous, cache_kib=WRITER_CACHE_KIB)
-    connection.execute(f"PRAGMA wal_autocheckpoint = {checkpoint_pages}")
+    connection.execute(f"PRAGMA wal_autocheckpoint = {WAL_CHECKPOINT_PAGES}")
     return connection
-
-
-CHECKPOINT_INTERVAL_S = 1.0
-
-
-class Checkpointer:
-    """Copies committed pages from the WAL back into the database on its own thread.
-
-    A commit that crosses the autocheckpoint mark copies the whole WAL before it
-    returns, and every write queued behind it waits that long. Here a passive
-    checkpoint runs at most once a second after commits, beside the writer; the
-    writer's own autocheckpoint, set far higher, only bounds the WAL if this falls
-    behind. Checkpoints copy committed data only: durability is the commit's.
-    """
-
-    def __init__(self, path: str | Path, synchronous: Synchronous) -> None:
-        self._path = path
-        self._synchronous = synchronous
-        self._wake = threading.Event()
-        self._closed = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="store-checkpoint", daemon=True)
-        self._thread.start()
-
-    def committed(self) -> None:
-        self._wake.set()
-
-    def close(self) -> None:
-        self._closed.set()
-        self._wake.set()
-        self._thread.join()
-
-    def _run(self) -> None:
-        connection = connect(self._path, self._synchronous)
-        try:
-            while True:
-                self._wake.wait()
-                if self._closed.is_set():
-                    return
-                self._wake.clear()
-                with contextlib.suppress(sqlite3.Error):
-                    connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-                if self._closed.wait(CHECKPOINT_INTERVAL_S):
-                    return
-        finally:
-            connection.close()
 
 
 _INSERT_REPORTS = (
@@ -198,16 +148,7 @@ class SQLiteStore(AlertQueries, RecordQueries):
             self._next_batch = int(last or 0) + 1
         finally:
             setup.close()
-        self._checkpointer = Checkpointer(self.path, synchronous)
-        try:
-            self._writer = Writer(
-                self._open_writer,
-                on_rollback=self._load_counters,
-                on_commit=self._checkpointer.committed,
-            )
-        except BaseException:
-            self._checkpointer.close()
-            raise
+        self._writer = Writer(self._open_writer, on_rollback=self._load_counters)
 
     # connections ---------------------------------------------------------------
 
@@ -215,9 +156,7 @@ class SQLiteStore(AlertQueries, RecordQueries):
         return connect(self.path, self.synchronous)
 
     def _open_writer(self) -> sqlite3.Connection:
-        connection = writer_connection(
-            self.path, self.synchronous, checkpoint_pages=4 * WAL_CHECKPOINT_PAGES
-        )
+        connection = writer_connection(self.path, self.synchronous)
         self._load_counters(connection)
         return connection
 
@@ -240,7 +179,6 @@ class SQLiteStore(AlertQueries, RecordQueries):
 
     def close(self) -> None:
         self._writer.close()
-        self._checkpointer.close()
         with self._lock:
             for connection in self._readers:
                 connection.close()
