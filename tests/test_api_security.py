@@ -10,16 +10,20 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
+import orjson
 import pytest
 from typer.testing import CliRunner
 
 from api_support import Server, Tokens, make_database, start_server
+from deconfliction.batch import ReportBatch
 from deconfliction.cli import app
+from deconfliction.engine import Engine
 from deconfliction.hotline import DeskKey, HotlineMessage
-from deconfliction.model import Site
+from deconfliction.model import Report, Site
 from deconfliction.service.auth import Principal
 from deconfliction.service.core import Service
 from deconfliction.service.errors import Invalid
+from deconfliction.service.ingest import Pending
 from deconfliction.service.views import SiteIn
 from deconfliction.store import SQLiteStore
 from deconfliction.store.base import Role
@@ -401,3 +405,48 @@ def test_a_signed_message_s_signature_is_checked_before_its_id(
         signed = base64.b64encode(own.sign(message.canonical())).decode()
         r = c.post("/hotline/signed", json={"message": body, "signature": signed}, headers=co)
         assert r.status_code == 409, r.text
+
+
+def test_reports_the_engine_cannot_take_are_refused_and_the_rest_go_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db, _ = make_database(tmp_path)
+    original = Engine.ingest
+
+    def poisoned(engine: Engine, batch: ReportBatch) -> list[object]:
+        if "poison" in batch.report_id.tolist():
+            raise OverflowError("a figure out of range")
+        return original(engine, batch)  # type: ignore[return-value]
+
+    monkeypatch.setattr(Engine, "ingest", poisoned)
+    caller = Principal("coalition", Role.OPERATOR, 0)
+
+    def body(report_id: str, minute: int) -> bytes:
+        return orjson.dumps(
+            {"id": report_id, "unit": "sdf-1", "lon": 40.5, "lat": 35.6,
+             "time": f"2018-02-07T20:{minute:02d}:00Z"}
+        )  # fmt: skip
+
+    with SQLiteStore(db) as store:
+        service = Service(store, live=False)
+        try:
+            with pytest.raises(Invalid, match="a figure out of range"):
+                service.post_reports(caller, body("poison", 1), "application/json")
+            assert service.problem is None
+            assert service.post_reports(caller, body("fine-1", 2), "application/json").accepted
+            # in a group, only the request the engine fails on is refused
+            group = [
+                Pending(
+                    ReportBatch.from_reports([Report.model_validate_json(body(i, m))], "coalition"),
+                    [],
+                )
+                for i, m in (("fine-2", 3), ("poison", 4), ("fine-3", 5))
+            ]
+            service._ingest_group(group)
+            assert group[0].answer.result(10).accepted == 1
+            with pytest.raises(Invalid):
+                group[1].answer.result(10)
+            assert group[2].answer.result(10).accepted == 1
+            assert service.problem is None and store.report_count() == 3
+        finally:
+            service.close()

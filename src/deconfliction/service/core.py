@@ -316,7 +316,16 @@ class Service(Reads):
             try:
                 events = self.engine.ingest(merged)
             except Exception as exc:
-                raise self._failed(exc) from exc
+                # Nothing of the group is stored: the engine is rebuilt without it, then
+                # each request goes alone, so that only the one it fails on is refused.
+                refused = self._refused_reports(exc)
+                if len(group) == 1 or isinstance(refused, Unavailable):
+                    for pending in group:
+                        pending.answer.set_exception(refused)
+                    return
+                for pending in group:
+                    self._ingest_group([pending])
+                return
             future = self.store.submit_batch(merged, events, clock)
 
         def reply(done: Future[tuple[IngestResult, list[StoredEvent]]]) -> None:
@@ -451,6 +460,14 @@ class Service(Reads):
             return self._failed(exc)
         field = {Line: "body.coordinates", Unit: "unit"}.get(type(change), "body")
         return Invalid.field(field, f"cannot be applied: {type(exc).__name__}: {exc}")
+
+    def _refused_reports(self, exc: Exception) -> ServiceError:
+        """Reports the engine could not take, refused as `_refused` refuses a change."""
+        try:
+            self.engine = self._rebuild()
+        except Exception:
+            return self._failed(exc)
+        return Invalid.field("body", f"cannot be applied: {type(exc).__name__}: {exc}")
 
     def _check_projectable(self, site: Site) -> None:
         x, y = self.engine.projection.forward(
