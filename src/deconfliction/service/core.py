@@ -458,7 +458,8 @@ class Service(Reads):
             self.engine = self._rebuild()
         except Exception:
             return self._failed(exc)
-        field = {Line: "body.coordinates", Unit: "unit"}.get(type(change), "body")
+        fields: dict[type, str] = {Line: "body.coordinates", Unit: "unit"}
+        field = fields.get(type(change), "body")
         return Invalid.field(field, f"cannot be applied: {type(exc).__name__}: {exc}")
 
     def _refused_reports(self, exc: Exception) -> ServiceError:

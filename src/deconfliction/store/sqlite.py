@@ -310,8 +310,8 @@ class SQLiteStore(AlertQueries, RecordQueries):
         known: set[tuple[str, str]] = set()
         unique = list(dict.fromkeys(ids))
         by_observer: dict[str, list[str]] = {}
-        for observer, rid in unique:
-            by_observer.setdefault(observer, []).append(rid)
+        for observer, report_id in unique:
+            by_observer.setdefault(observer, []).append(report_id)
         connection = self._reader()
         for observer, observed in by_observer.items():
             for start in range(0, len(observed), _ID_CHUNK):
