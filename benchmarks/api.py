@@ -15,6 +15,7 @@ import argparse
 import contextlib
 import multiprocessing
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -351,6 +352,8 @@ def main() -> None:
     finally:
         server.send_signal(signal.SIGINT)
         server.wait(30)
+        # the database of a run is a few hundred megabytes: nothing to keep
+        shutil.rmtree(directory, ignore_errors=True)
     # the probe's list is the one of 50 entries
     probe_latencies = next(r for r in results if len(r) == 50)
     steady_latencies = [x for r in results if r is not probe_latencies for x in r]
