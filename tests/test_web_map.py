@@ -285,7 +285,7 @@ def test_the_time_slider_shows_the_picture_as_it_stood(server: DemoServer, conte
     page = Watched(context).page
     sign_in(page, server, "coalition")
     token = server.tokens()["coalition"]
-    first = server.get_json("/api/v1/health", None)["first_report"]
+    first = server.get_json("/api/v1/health", token)["first_report"]
     then = units_of(server, token, at=first)
     now = units_of(server, token)
     assert len(then) < len(now), "the scenario's picture should grow after its first report"

@@ -25,7 +25,8 @@ async function showLogin(message) {
   document.getElementById("login-error").textContent = message || "";
   const demo = document.getElementById("demo-parties");
   try {
-    const health = await get("/health", null, { auth: false });
+    // With the token, /health adds this party's own first report (never another's).
+    const health = await get("/health");
     if (health && health.demo === false) return;
     const tokens = await get("/demo/tokens", null, { auth: false });
     const list = Array.isArray(tokens) ? tokens : (tokens && tokens.items) || [];
@@ -167,7 +168,8 @@ async function loadReference(pathsKnown) {
 
 async function loadClock() {
   try {
-    const health = await get("/health", null, { auth: false });
+    // With the token, /health adds this party's own first report (never another's).
+    const health = await get("/health");
     const clock = health.clock || (health.engine && health.engine.clock);
     const first = health.first_report || (health.engine && health.engine.first_report);
     if (clock) state.clock = Date.parse(clock);
