@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import sqlite3
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -22,6 +19,7 @@ from ..store.sqlite import SQLiteStore
 from .auth import Principal, TokenCache, new_token, token_hash
 from .broker import Broker
 from .errors import Conflict, Invalid, NotFound, ServiceError, Unavailable
+from .incidents import Incidents
 from .ingest import IngestQueue, Pending
 from .inputs import (
     ParsedReports,
@@ -33,7 +31,7 @@ from .inputs import (
     validate_rows,
 )
 from .reads import Reads
-from .views import IncidentIn, IngestAnswer, NewToken, SiteIn
+from .views import IngestAnswer, NewToken, SiteIn
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +43,7 @@ class Limits:
     page_size: int = 1000
 
 
-class Service(Reads):
+class Service(Reads, Incidents):
     """Every operation of the API, as plain functions of a principal and validated input.
 
     Live (`serve`): the engine's clock is the wall clock, moved on by `tick`. Replay
@@ -507,26 +505,6 @@ class Service(Reads):
             self._change(site)
         return site
 
-    def add_incident(self, principal: Principal, data: IncidentIn) -> None:
-        principal.require(Role.OPERATOR)
-        if data.party is not None and data.party != principal.party:
-            raise Invalid.field("body.party", f"an incident you record is '{principal.party}''s")
-        for j, actor in enumerate(data.actors):
-            if actor not in self.actors:
-                raise Invalid.field(f"body.actors[{j}]", f"unknown actor '{actor}'")
-        from ..model import Incident
-
-        incident = Incident(**{**data.model_dump(), "party": principal.party})
-        # another party's incident ids are its own: only the caller's (and the public
-        # ones it sees) can clash
-        if self.store.incident(principal.party, incident.id) is not None:
-            raise Conflict(f"an incident '{incident.id}' exists")
-        try:
-            self.store.put_incident(incident)
-        except sqlite3.IntegrityError:
-            # the same id from a request that got there first
-            raise Conflict(f"an incident '{incident.id}' exists") from None
-
     def ack(self, principal: Principal, alert_id: str, by: str | None) -> None:
         principal.require(Role.OPERATOR)
         if self.store.alert(principal.party, alert_id) is None:
@@ -534,59 +512,8 @@ class Service(Reads):
         who = by or principal.label
         self.store.add_ack(Ack(alert_id, principal.party, who, now_utc()))
 
-    def incidents_csv(self, principal: Principal) -> str:
-        """The party's incidents with ACLED-style columns."""
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(ACLED_COLUMNS)
-        for incident in self.store.incidents(principal.party):
-            event_type, sub_type = ACLED_TYPES.get(str(incident.kind), ACLED_TYPES["other"])
-            names = [self.actors[a].name if a in self.actors else a for a in incident.actors]
-            writer.writerow(
-                [
-                    incident.time.strftime("%Y-%m-%d"),
-                    event_type,
-                    sub_type,
-                    names[0] if names else "",
-                    names[1] if len(names) > 1 else "",
-                    incident.location,
-                    f"{incident.lat:.4f}",
-                    f"{incident.lon:.4f}",
-                    incident.casualties.low,
-                    "; ".join(incident.sources),
-                    incident.notes,
-                ]
-            )
-        return out.getvalue()
-
     def alerts_query(self, principal: Principal, **filters: object) -> AlertQuery:
         return AlertQuery(party=principal.party, **filters)  # type: ignore[arg-type]
-
-
-ACLED_COLUMNS = (
-    "event_date",
-    "event_type",
-    "sub_event_type",
-    "actor1",
-    "actor2",
-    "location",
-    "latitude",
-    "longitude",
-    "fatalities",
-    "source",
-    "notes",
-)
-
-ACLED_TYPES: dict[str, tuple[str, str]] = {
-    "attack": ("Battles", "Armed clash"),
-    "clash": ("Battles", "Armed clash"),
-    "shelling": ("Explosions/Remote violence", "Shelling/artillery/missile attack"),
-    "air-strike": ("Explosions/Remote violence", "Air/drone strike"),
-    "drone-strike": ("Explosions/Remote violence", "Air/drone strike"),
-    "ied": ("Explosions/Remote violence", "Remote explosive/landmine/IED"),
-    "movement": ("Strategic developments", "Other"),
-    "other": ("Strategic developments", "Other"),
-}
 
 
 def _row_of(field: str) -> int:
