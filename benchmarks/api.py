@@ -17,7 +17,6 @@ import multiprocessing
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -39,6 +38,7 @@ from deconfliction.model import Report  # noqa: E402
 from deconfliction.store import SQLiteStore  # noqa: E402
 from deconfliction.store.rows import report_rows  # noqa: E402
 from deconfliction.store.sqlite import writer_connection  # noqa: E402
+from harness import free_port  # noqa: E402
 
 T0 = datetime(2018, 2, 1, tzinfo=UTC)
 UNITS = 2000
@@ -85,12 +85,6 @@ def batch_reports(client: int, k: int, size: int) -> list[dict[str, Any]]:
         }
         for i in range(size)
     ]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def start(db: Path, port: int) -> subprocess.Popen[bytes]:

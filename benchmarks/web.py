@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import socket
 import statistics
 import subprocess
 import sys
@@ -28,6 +27,8 @@ from typing import Any
 
 from playwright.sync_api import sync_playwright
 
+from harness import CHROMIUM, CHROMIUM_ARGS, free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 UNITS = 10_000
 BATCH = 1_000
@@ -36,20 +37,6 @@ KINDS = ["infantry", "armor", "artillery", "mlrs", "mortar", "air-defence", "hq"
 ACTORS = ["sdf", "pro-regime", "isis"]
 # Inside the Euphrates line's bounding box, so the page's first view holds every unit.
 BOX = (38.6, 34.5, 40.9, 35.9)
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def cli(*args: str) -> str:
@@ -144,9 +131,7 @@ def percentile(values: list[float], q: float) -> float:
 
 def measure(url: str, token: str) -> dict[str, float]:
     with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS
-        )
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         context = browser.new_context(viewport={"width": 1440, "height": 900})
         context.add_init_script(
             f"sessionStorage.setItem('deconfliction.token', {json.dumps(token)});"

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -21,23 +20,13 @@ from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+
+from harness import CHROMIUM, CHROMIUM_ARGS, free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 MOMENT = "2018-02-07T19:40:00Z"
 CONOCO = (35.336, 40.27)
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def until(check: object, timeout_s: float, what: str) -> None:
@@ -98,7 +87,7 @@ def main() -> None:
             until(lambda: any("has been replayed" in x for x in output), 120, "the replay")
             with sync_playwright() as p:
                 browser = p.chromium.launch(
-                    executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS
+                    executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
                 )
                 page = browser.new_page(viewport={"width": 1600, "height": 900})
                 page.goto(url + "/")

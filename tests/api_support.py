@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ import httpx
 from deconfliction.cli.service import initialise
 from deconfliction.service.core import Service
 from deconfliction.store import Role, SQLiteStore
+from harness import free_port
 
 SCENARIO = """
 name: API test theatre
@@ -74,12 +74,6 @@ def make_database(directory: Path) -> tuple[Path, Tokens]:
             for role in (Role.OPERATOR, Role.VIEWER):
                 tokens.by[(party, str(role))] = service.create_token(party, role).token
     return db, tokens
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

@@ -14,9 +14,8 @@ import pytest
 
 from deconfliction.cli.service import DEFAULT_SCENARIO
 from deconfliction.scenario import load
+from harness import CHROMIUM, CHROMIUM_ARGS
 from test_web_harness import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     VENDOR,
     DemoServer,
     screenshot,
