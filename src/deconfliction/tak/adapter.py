@@ -10,9 +10,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..batch import from_us
-from ..model import Actor, AlertEvent, Unit, UnitKind
-from .seam import ChangeListener, CotIngestResult, PartyView, UnitView
+from ..model import Actor, AlertEvent, Unit
+from .seam import ChangeListener, CotIngestResult, PartyView, party_view
 
 if TYPE_CHECKING:
     from ..batch import ReportBatch
@@ -102,28 +101,13 @@ class ServiceSeam:
     def _view(self, party: str, unit_ids: Collection[str] | None) -> PartyView:
         service = self.service
         with service.lock:
-            picture = service.engine.picture(party)
-            if unit_ids is None:
-                states = picture.units()
-            else:
-                states = [s for s in (picture.unit(u) for u in unit_ids) if s is not None]
-            lines = [line for line in service.lines.values() if party in line.parties()]
-            sites = [site for site in service.sites.values() if site.party == party]
-        units = [
-            UnitView(
-                id=s.id,
-                name=s.name,
-                actor=s.actor,
-                kind=UnitKind(s.kind),
-                lon=s.lon,
-                lat=s.lat,
-                time=from_us(s.time_us),
-                strength=s.strength,
-                equipment=dict(s.equipment),
+            return party_view(
+                party,
+                service.engine.picture(party),
+                list(service.lines.values()),
+                list(service.sites.values()),
+                unit_ids,
             )
-            for s in states
-        ]
-        return PartyView(party=party, lines=lines, sites=sites, units=units)
 
     def subscribe(self, listener: ChangeListener) -> Callable[[], None]:
         entry = (listener, asyncio.get_running_loop())

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from ..batch import ReportBatch
+from ..batch import ReportBatch, from_us
+from ..engine import PictureView
 from ..model import Actor, AlertEvent, Line, Site, Unit, UnitKind
 
 
@@ -80,3 +81,37 @@ class CotService(Protocol):
     def subscribe(self, listener: ChangeListener) -> Callable[[], None]:
         """Call `listener` on every change; returns the function that unsubscribes."""
         ...
+
+
+def party_view(
+    party: str,
+    picture: PictureView,
+    lines: Collection[Line],
+    sites: Collection[Site],
+    unit_ids: Collection[str] | None = None,
+) -> PartyView:
+    """What a party's TAK clients are sent: its lines, its sites and its picture's units."""
+    if unit_ids is None:
+        states = picture.units()
+    else:
+        states = [s for s in (picture.unit(u) for u in unit_ids) if s is not None]
+    units = [
+        UnitView(
+            id=s.id,
+            name=s.name,
+            actor=s.actor,
+            kind=UnitKind(s.kind),
+            lon=s.lon,
+            lat=s.lat,
+            time=from_us(s.time_us),
+            strength=s.strength,
+            equipment=dict(s.equipment),
+        )
+        for s in states
+    ]
+    return PartyView(
+        party=party,
+        lines=[line for line in lines if party in line.parties()],
+        sites=[site for site in sites if site.party == party],
+        units=units,
+    )

@@ -11,10 +11,10 @@ from collections.abc import Callable, Collection, Sequence
 
 import numpy as np
 
-from ..batch import ReportBatch, from_us
+from ..batch import ReportBatch
 from ..engine import Engine, EngineError
-from ..model import Actor, AlertEvent, Line, Unit, UnitKind
-from .seam import ChangeListener, CotIngestResult, PartyView, UnitView
+from ..model import Actor, AlertEvent, Line, Unit
+from .seam import ChangeListener, CotIngestResult, PartyView, party_view
 
 
 class PictureSink:
@@ -71,30 +71,8 @@ class PictureSink:
 
     async def view(self, party: str, unit_ids: Collection[str] | None = None) -> PartyView:
         engine = self.engine
-        picture = engine.picture(party)
-        if unit_ids is None:
-            states = picture.units()
-        else:
-            states = [s for s in (picture.unit(u) for u in unit_ids) if s is not None]
-        units = [
-            UnitView(
-                id=s.id,
-                name=s.name,
-                actor=s.actor,
-                kind=UnitKind(s.kind),
-                lon=s.lon,
-                lat=s.lat,
-                time=from_us(s.time_us),
-                strength=s.strength,
-                equipment=dict(s.equipment),
-            )
-            for s in states
-        ]
-        return PartyView(
-            party=party,
-            lines=[line for line in engine.lines.values() if party in line.parties()],
-            sites=[site for site in engine.sites.values() if site.party == party],
-            units=units,
+        return party_view(
+            party, engine.picture(party), engine.lines.values(), engine.sites.values(), unit_ids
         )
 
     def subscribe(self, listener: ChangeListener) -> Callable[[], None]:
