@@ -1,18 +1,14 @@
 """Shared by the oracle tests: replaying both engines and comparing their events.
 
-`benchmarks/` is put on the path here, as `python benchmarks/engine.py` would have it.
+`benchmarks/` is on the tests' path (pyproject's `pythonpath`), for the reference engine.
 """
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
 from deconfliction.batch import ReportBatch
 from deconfliction.engine import Engine
