@@ -83,6 +83,8 @@ class Watch:
     last_figures: NDArray[np.int64] | None = None
     sample_current: bool = False
     """Whether the last defence sample holds exactly the current sums."""
+    sample_folded: bool = False
+    """Whether the last defence sample already holds at least the current sums."""
     next_expiry_us: int = -1
     """When the first counted unit goes stale; until then no freshness can flip."""
     other_sum: NDArray[np.int64] | None = None

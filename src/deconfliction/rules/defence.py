@@ -38,6 +38,10 @@ def strengths(ctx: Context, touched: IntArray) -> tuple[IntArray, IntArray, bool
         fresh = pic.fresh(ctx.now_us, settings.stale_after_s)
         flipped = np.flatnonzero(fresh != counted[: fresh.shape[0]])
         changed = np.union1d(flipped, touched) if touched.size else flipped
+    elif touched.size == 1:
+        moved_one = _touch_one(ctx, int(touched[0]), stale_us)
+        assert watch.other_sum is not None
+        return watch.own_sum, watch.other_sum, moved_one
     else:
         changed = touched
     assert watch.other_sum is not None
@@ -78,6 +82,52 @@ def strengths(ctx: Context, touched: IntArray) -> tuple[IntArray, IntArray, bool
     # A unit taken out and put back at the same sites with the same strength moved
     # nothing, but telling that apart costs more than one evaluation of the states.
     return watch.own_sum, watch.other_sum, moved
+
+
+def _touch_one(ctx: Context, unit: int, stale_us: int) -> bool:
+    """`strengths` for one report (the live path): scalar work on the unit's own sites.
+
+    Moved is false when the unit is counted at exactly the sites and the strength it was
+    counted with before, which for a garrison drifting about its post is the usual case.
+    """
+    sites, pic, watch = ctx.sites, ctx.picture, ctx.watch
+    assert watch.own_sum is not None and watch.other_sum is not None
+    radius = ctx.settings.defence_radius_m
+    t = int(pic.t_us[unit])
+    fresh_now = bool(pic.seen[unit]) and ctx.now_us - t <= stale_us
+    was = bool(watch.counted[unit])
+    before = (
+        np.flatnonzero(
+            sites.distances(float(watch.counted_x[unit]), float(watch.counted_y[unit])) <= radius
+        )
+        if was
+        else _NONE
+    )
+    after = (
+        np.flatnonzero(sites.distances(float(pic.x[unit]), float(pic.y[unit])) <= radius)
+        if fresh_now
+        else _NONE
+    )
+    old_strength = int(watch.counted_strength[unit])
+    strength = int(pic.strength[unit])
+    watch.counted[unit] = fresh_now
+    if fresh_now:
+        watch.counted_x[unit] = pic.x[unit]
+        watch.counted_y[unit] = pic.y[unit]
+        watch.counted_strength[unit] = strength
+        if watch.next_expiry_us >= 0:
+            watch.next_expiry_us = min(watch.next_expiry_us, t + stale_us)
+    if was and fresh_now and old_strength == strength and np.array_equal(before, after):
+        return False
+    if not before.size and not after.size:
+        return False
+    sums = watch.own_sum if ctx.roster.unit_party[unit] == ctx.party_index else watch.other_sum
+    sums[before] -= old_strength
+    sums[after] += strength
+    return True
+
+
+_NONE = np.zeros(0, dtype=np.int64)
 
 
 def _recount(ctx: Context) -> None:
@@ -158,6 +208,7 @@ def _baseline(ctx: Context, own: IntArray) -> IntArray:
         times.append(ctx.now_us)
         samples.append(own.copy())
         watch.sample_current = True
+    watch.sample_folded = True
     cutoff = ctx.now_us - window_us
     drop = 0
     while drop < len(times) and times[drop] <= cutoff:
@@ -182,8 +233,11 @@ def evaluate(ctx: Context, touched: IntArray) -> list[AlertEvent]:
     window_us = int(settings.defence_window_s * 1_000_000)
     times = watch.defence_times
     if not moved and times and times[0] > ctx.now_us - window_us:
-        # Nothing counted changed and no sample leaves the window: the states stand.
-        if watch.sample_current:
+        # Nothing counted changed and no sample leaves the window: the states stand. When
+        # the last sample already holds these sums and this evaluation would merge into
+        # it, the merge only moves its time.
+        merge_us = window_us // 10_000
+        if watch.sample_current or (watch.sample_folded and ctx.now_us - times[-1] < merge_us):
             times[-1] = ctx.now_us
         else:
             _baseline(ctx, own)
