@@ -115,18 +115,18 @@ def store(tmp_path: Path) -> SQLiteStore:
 def test_fresh_file_is_in_wal_mode_with_recorded_migrations(tmp_path: Path) -> None:
     path = tmp_path / "new.sqlite"
     with SQLiteStore(path) as s:
-        assert [v for v in s.schema_versions() if v < 100] == [1, 2, 3, 4, 5]
+        assert [v for v in s.schema_versions() if v < 100] == [1, 2, 3, 4, 5, 6]
     connection = sqlite3.connect(path)
     assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     connection.close()
     with SQLiteStore(path) as s:
-        assert [v for v in s.schema_versions() if v < 100] == [1, 2, 3, 4, 5]
+        assert [v for v in s.schema_versions() if v < 100] == [1, 2, 3, 4, 5, 6]
 
 
 def test_migrations_apply_once_in_order_and_a_failed_one_changes_nothing(tmp_path: Path) -> None:
     connection = sqlite3.connect(tmp_path / "m.sqlite", isolation_level=None)
     extra = Migration(100, "messages", "CREATE TABLE hotline_messages (id TEXT PRIMARY KEY)")
-    assert migrate(connection, [*CORE, extra]) == [1, 2, 3, 4, 5, 100]
+    assert migrate(connection, [*CORE, extra]) == [1, 2, 3, 4, 5, 6, 100]
     assert migrate(connection, [*CORE, extra]) == []
     broken = Migration(101, "broken", "CREATE TABLE half (id TEXT); CREATE TABLE half (id TEXT)")
     with pytest.raises(sqlite3.OperationalError):
@@ -134,7 +134,7 @@ def test_migrations_apply_once_in_order_and_a_failed_one_changes_nothing(tmp_pat
     tables = {r[0] for r in connection.execute("SELECT name FROM sqlite_master")}
     assert "half" not in tables
     versions = [r[0] for r in connection.execute("SELECT version FROM schema_migrations")]
-    assert versions == [1, 2, 3, 4, 5, 100]
+    assert versions == [1, 2, 3, 4, 5, 6, 100]
     connection.close()
 
 

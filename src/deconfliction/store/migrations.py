@@ -168,6 +168,13 @@ CORE: tuple[Migration, ...] = (
         ALTER TABLE incidents_by_party RENAME TO incidents;
         """,
     ),
+    Migration(
+        6,
+        "tracks come from an index in memory: no (observer, unit, time) index to write",
+        """
+        DROP INDEX IF EXISTS reports_track;
+        """,
+    ),
 )
 
 _registered: dict[int, Migration] = {m.version: m for m in CORE}

@@ -38,6 +38,7 @@ from .rows import (
     report_rows,
     with_ids,
 )
+from .tracks import TrackIndex, rows_by_seq
 from .writer import Writer
 
 Synchronous = Literal["full", "normal", "extra"]
@@ -45,8 +46,8 @@ Synchronous = Literal["full", "normal", "extra"]
 _ID_CHUNK = 900
 
 WRITER_CACHE_KIB = 64 * 1024
-"""The writer's page cache: reports land at random places in the track index, and a
-cache that holds the index's hot pages saves a read for most of them."""
+"""The writer's page cache: reports land at random places in the (observer, id) index,
+and a cache that holds the index's hot pages saves a read for most of them."""
 
 READER_CACHE_KIB = 8 * 1024
 WAL_CHECKPOINT_PAGES = 16384
@@ -131,6 +132,7 @@ class SQLiteStore(AlertQueries, RecordQueries, ReferenceQueries):
         self._pending: dict[tuple[str, str], int] = {}
         self._listeners: list[EventListener] = []
         self._event_seq: dict[str, int] = {}
+        self._tracks = TrackIndex()
         setup = self._open()
         try:
             migrate(setup)
@@ -403,12 +405,10 @@ class SQLiteStore(AlertQueries, RecordQueries, ReferenceQueries):
         """One unit's reports in `party`'s picture, in time order."""
         low = to_us(since) if since else -(2**62)
         high = to_us(until) if until else 2**62
-        rows = self._read(
-            f"SELECT {REPORT_COLUMNS} FROM reports WHERE observer = ? AND unit = ?"
-            " AND time_us BETWEEN ? AND ? ORDER BY time_us, seq",
-            (party, unit, low, high),
-        )
-        return [report_from_row(r) for r in rows]
+        connection = self._reader()
+        self._tracks.catch_up(connection)
+        seqs = self._tracks.seqs(party, unit, low, high)
+        return [report_from_row(r) for r in rows_by_seq(connection, REPORT_COLUMNS, seqs)]
 
     def latest_reports(self, party: str, at: datetime | None = None) -> list[Report]:
         """Each unit's last report in `party`'s picture as of `at`, carrying the unit's
