@@ -33,6 +33,34 @@ def test_single_reports_match_the_reference_on_a_workload() -> None:
     assert_same(got, want)
 
 
+def test_single_reports_match_the_reference_on_garrisons_that_come_and_go() -> None:
+    """Defence sums kept one report at a time: garrisons drifting about their posts,
+    leaving, going stale and coming back, against the reference's full recount."""
+    settings = Settings(
+        defence_min_baseline=20, defence_drop=0.2, stale_after_s=1800, defence_window_s=3600
+    )
+    w = small(
+        seed=7,
+        reports=1500,
+        units=120,
+        sites=10,
+        batch_size=100,
+        redeployments=6,
+        settings=settings,
+    )
+    engine = Engine(w.parties, w.actors, w.lines, w.sites, w.units, w.settings)
+    reference = ScalarEngine(w.parties, w.actors, w.lines, w.sites, w.units, w.settings)
+    got, want = Journal(), Journal()
+    for chunk in w.batches:
+        for one in _singles(chunk):
+            got.record(engine.ingest(one))
+            want.record(reference.ingest(one))
+    defence = {(e[2], e[1]) for e in want.entries if e[2].startswith("defence.")}
+    assert {("defence.weakened", "open"), ("defence.weakened", "resolved")} <= defence
+    assert {("defence.outnumbered", "updated"), ("defence.outnumbered", "resolved")} <= defence
+    assert_same(got, want)
+
+
 @pytest.mark.parametrize("seed", [2, 5])
 def test_single_reports_match_the_reference_on_tangles(seed: int) -> None:
     parties, actors, lines, sites, units, steps = tangle(seed, n_steps=25)

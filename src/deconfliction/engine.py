@@ -155,6 +155,7 @@ class Engine:
         for party in self.parties:
             ctx = self._context(party.id, now_us, None)
             touched = nothing
+            distance = None
             if one is not None and party.id == observer:
                 touched = np.array([unit], dtype=np.int64)
                 distance = ctx.sites.distances(float(picture.x[unit]), float(picture.y[unit]))
@@ -163,7 +164,7 @@ class Engine:
                 events += threat.evaluate_one(ctx, one, distance)
             if massing_due:
                 events += massing.evaluate(ctx)
-            events += defence.evaluate(ctx, touched)
+            events += defence.evaluate(ctx, touched, distance)
         for extension in self.extensions:
             events += extension(self, now_us)
         return _ordered(events, self._party_rank)

@@ -162,18 +162,18 @@ class LineGeometry:
 
     def area_of(self, x: float, y: float) -> int:
         """The scalar form of `areas`."""
-        if shapely.contains_xy(self.left_area, x, y):
+        if _contains_one(self.left_area, x, y):
             return AREA_LEFT
-        if shapely.contains_xy(self.right_area, x, y):
+        if _contains_one(self.right_area, x, y):
             return AREA_RIGHT
         return AREA_NONE
 
     def within_one(self, x: float, y: float, distance_m: float) -> bool:
         """The scalar form of `within`."""
         inner, outer = self._buffers(distance_m)
-        if shapely.contains_xy(inner, x, y):
+        if _contains_one(inner, x, y):
             return True
-        if not shapely.contains_xy(outer, x, y):
+        if not _contains_one(outer, x, y):
             return False
         return bool(shapely.dwithin(self.path, Point(x, y), distance_m))
 
@@ -265,3 +265,12 @@ def _points_of(geom: shapely.Geometry) -> list[Point]:
     if isinstance(geom, LineString):
         pts.extend(Point(c) for c in geom.coords)
     return pts
+
+
+def _contains_one(prepared: Polygon, x: float, y: float) -> bool:
+    """`shapely.contains_xy` for one point of a polygon prepared when it was built.
+
+    The public wrapper prepares its geometry again on every call, which for a single
+    point costs twice the test itself; the live path makes a few of these per report.
+    """
+    return bool(shapely.lib.contains_xy(prepared, x, y))

@@ -406,11 +406,14 @@ class Picture:
 
     def reach_of(self, unit: int) -> float:
         """One unit's reach (the scalar form of `reach`)."""
-        held = self.equipment[unit] > 0
-        best = (
-            float(self.roster.equipment_reach[: held.shape[0]][held].max()) if held.any() else 0.0
-        )
-        return max(float(self.roster.kind_reach[unit]), best)
+        # Plain floats: for a row of a dozen counts, numpy's per-call cost dominates.
+        best = float(self.roster.kind_reach[unit])
+        for count, reach in zip(
+            self.equipment[unit].tolist(), self.roster.equipment_reach.tolist(), strict=False
+        ):
+            if count > 0 and reach > best:
+                best = reach
+        return best
 
     # Reading ---------------------------------------------------------------------------
 

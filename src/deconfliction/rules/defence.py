@@ -14,14 +14,17 @@ from . import Context
 IntArray = NDArray[np.int64]
 
 
-def strengths(ctx: Context, touched: IntArray) -> tuple[IntArray, IntArray, bool]:
+def strengths(
+    ctx: Context, touched: IntArray, distance: NDArray[np.float64] | None = None
+) -> tuple[IntArray, IntArray, bool]:
     """(own, other) fresh strength within the defence radius of each of our sites, and
     whether either moved since the last evaluation.
 
     The sums are kept up to date incrementally: only the units a batch touched, and units
     that went stale since the last evaluation, are taken out at the place and strength
     they were counted with and put back as they are now. A live stream of single reports
-    then costs a few small look-ups, not a pass over the whole picture.
+    then costs a few small look-ups, not a pass over the whole picture. `distance`, when
+    one unit is touched, is its distance to each of our sites, where the caller has it.
     """
     sites, pic, settings, watch = ctx.sites, ctx.picture, ctx.settings, ctx.watch
     n = len(sites)
@@ -39,7 +42,7 @@ def strengths(ctx: Context, touched: IntArray) -> tuple[IntArray, IntArray, bool
         flipped = np.flatnonzero(fresh != counted[: fresh.shape[0]])
         changed = np.union1d(flipped, touched) if touched.size else flipped
     elif touched.size == 1:
-        moved_one = _touch_one(ctx, int(touched[0]), stale_us)
+        moved_one = _touch_one(ctx, int(touched[0]), stale_us, distance)
         assert watch.other_sum is not None
         return watch.own_sum, watch.other_sum, moved_one
     else:
@@ -84,7 +87,9 @@ def strengths(ctx: Context, touched: IntArray) -> tuple[IntArray, IntArray, bool
     return watch.own_sum, watch.other_sum, moved
 
 
-def _touch_one(ctx: Context, unit: int, stale_us: int) -> bool:
+def _touch_one(
+    ctx: Context, unit: int, stale_us: int, distance: NDArray[np.float64] | None
+) -> bool:
     """`strengths` for one report (the live path): scalar work on the unit's own sites.
 
     Moved is false when the unit is counted at exactly the sites and the strength it was
@@ -96,18 +101,17 @@ def _touch_one(ctx: Context, unit: int, stale_us: int) -> bool:
     t = int(pic.t_us[unit])
     fresh_now = bool(pic.seen[unit]) and ctx.now_us - t <= stale_us
     was = bool(watch.counted[unit])
-    before = (
-        np.flatnonzero(
-            sites.distances(float(watch.counted_x[unit]), float(watch.counted_y[unit])) <= radius
-        )
-        if was
-        else _NONE
-    )
-    after = (
-        np.flatnonzero(sites.distances(float(pic.x[unit]), float(pic.y[unit])) <= radius)
-        if fresh_now
-        else _NONE
-    )
+    # Site indices as plain lists: a unit is within the radius of a handful of sites at
+    # most, and numpy's per-call cost would dominate the arithmetic.
+    before: list[int] = []
+    if was:
+        near = sites.distances(float(watch.counted_x[unit]), float(watch.counted_y[unit]))
+        before = np.nonzero(near <= radius)[0].tolist()
+    after: list[int] = []
+    if fresh_now:
+        if distance is None:
+            distance = sites.distances(float(pic.x[unit]), float(pic.y[unit]))
+        after = np.nonzero(distance <= radius)[0].tolist()
     old_strength = int(watch.counted_strength[unit])
     strength = int(pic.strength[unit])
     watch.counted[unit] = fresh_now
@@ -117,17 +121,16 @@ def _touch_one(ctx: Context, unit: int, stale_us: int) -> bool:
         watch.counted_strength[unit] = strength
         if watch.next_expiry_us >= 0:
             watch.next_expiry_us = min(watch.next_expiry_us, t + stale_us)
-    if was and fresh_now and old_strength == strength and np.array_equal(before, after):
-        return False
-    if not before.size and not after.size:
+    if (was and fresh_now and old_strength == strength and before == after) or not (
+        before or after
+    ):
         return False
     sums = watch.own_sum if ctx.roster.unit_party[unit] == ctx.party_index else watch.other_sum
-    sums[before] -= old_strength
-    sums[after] += strength
+    for i in before:
+        sums[i] -= old_strength
+    for i in after:
+        sums[i] += strength
     return True
-
-
-_NONE = np.zeros(0, dtype=np.int64)
 
 
 def _recount(ctx: Context) -> None:
@@ -224,12 +227,15 @@ def _baseline(ctx: Context, own: IntArray) -> IntArray:
     return watch.defence_max
 
 
-def evaluate(ctx: Context, touched: IntArray) -> list[AlertEvent]:
-    """Both defence rules for every site of ours; `touched` are the units reports moved."""
+def evaluate(
+    ctx: Context, touched: IntArray, distance: NDArray[np.float64] | None = None
+) -> list[AlertEvent]:
+    """Both defence rules for every site of ours; `touched` are the units reports moved
+    (and `distance`, for a single one, its distance to each of our sites)."""
     sites, settings, watch = ctx.sites, ctx.settings, ctx.watch
     if not len(sites):
         return []
-    own, other, moved = strengths(ctx, touched)
+    own, other, moved = strengths(ctx, touched, distance)
     window_us = int(settings.defence_window_s * 1_000_000)
     times = watch.defence_times
     if not moved and times and times[0] > ctx.now_us - window_us:

@@ -75,13 +75,15 @@ def evaluate_one(ctx: Context, one: AppliedOne, distance: NDArray[np.float64]) -
     u = one.unit
     watch = ctx.watch
     n_sites = max(len(ctx.sites), 1)
-    lo, hi = np.searchsorted(watch.threat_keys, [u * n_sites, (u + 1) * n_sites])
-    before = (watch.threat_keys[lo:hi] - u * n_sites).tolist()
+    keys = watch.threat_keys
+    lo = int(keys.searchsorted(u * n_sites))
+    hi = int(keys.searchsorted((u + 1) * n_sites))
+    before = (keys[lo:hi] - u * n_sites).tolist() if hi > lo else []
     hits: list[int] = []
     reach = 0.0
-    if int(ctx.roster.unit_party[u]) != ctx.party_index and watch.covers[u]:
+    if watch.covers[u] and int(ctx.roster.unit_party[u]) != ctx.party_index:
         reach = ctx.picture.reach_of(u)
-        hits = np.flatnonzero(distance <= reach).tolist()
+        hits = np.nonzero(distance <= reach)[0].tolist()
     if not before and not hits:
         return []
     watch.threat_keys = np.concatenate(
