@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TypeVar
 
 from pydantic import BaseModel
@@ -49,6 +50,13 @@ def _build(cls: type[M], values: dict[str, object]) -> M:
     return obj
 
 
+def _revise(alert: Alert, **changes: object) -> Alert:
+    """A copy of an alert with some of its values replaced (all computed by the engine)."""
+    values = dict(alert.__dict__)
+    values.update(changes)
+    return _build(Alert, values)
+
+
 @dataclass
 class AlertBook:
     """Open alerts by key, and every alert by id."""
@@ -60,6 +68,13 @@ class AlertBook:
     on_event: Callable[[AlertEvent], None] | None = None
     _figures: dict[Key, tuple[object, ...]] = field(default_factory=dict)
     _by_rule: dict[tuple[Rule, str], dict[Key, None]] = field(default_factory=dict)
+    _clock: tuple[int, datetime] = (-1, from_us(0))
+    """The last evaluation time as a datetime: one evaluation's events all share it."""
+
+    def _time(self, now_us: int) -> datetime:
+        if self._clock[0] != now_us:
+            self._clock = (now_us, from_us(now_us))
+        return self._clock[1]
 
     def allocate(self) -> str:
         number = self.next_number
@@ -90,7 +105,7 @@ class AlertBook:
     def raise_(self, finding: Finding, now_us: int) -> AlertEvent | None:
         """Open an alert for the finding's key, or update it if what it says changed."""
         current = self.open.get(finding.key)
-        now = from_us(now_us)
+        now = self._time(now_us)
         if current is None:
             # Built from values the engine computed itself: nothing to validate.
             alert = _build(
@@ -126,16 +141,15 @@ class AlertBook:
         ):
             return None
         self._figures[finding.key] = finding.figures
-        alert = current.model_copy(
-            update={
-                "severity": finding.severity,
-                "time": now,
-                "units": list(finding.units),
-                "lon": finding.lon,
-                "lat": finding.lat,
-                "message": finding.message,
-                "updated": now,
-            }
+        alert = _revise(
+            current,
+            severity=finding.severity,
+            time=now,
+            units=list(finding.units),
+            lon=finding.lon,
+            lat=finding.lat,
+            message=finding.message,
+            updated=now,
         )
         self.open[finding.key] = alert
         self.by_id[alert.id] = alert
@@ -147,14 +161,13 @@ class AlertBook:
             return None
         self._figures.pop(key, None)
         self._by_rule.get((current.rule, current.party), {}).pop(key, None)
-        now = from_us(now_us)
-        alert = current.model_copy(
-            update={
-                "state": AlertState.RESOLVED,
-                "time": now,
-                "updated": now,
-                "message": message or current.message,
-            }
+        now = self._time(now_us)
+        alert = _revise(
+            current,
+            state=AlertState.RESOLVED,
+            time=now,
+            updated=now,
+            message=message or current.message,
         )
         self.by_id[alert.id] = alert
         return self._emit("resolved", alert)

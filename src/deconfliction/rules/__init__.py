@@ -38,12 +38,14 @@ class SiteTable:
         out: NDArray[np.float64] = np.hypot(self.x - x, self.y - y)
         return out
 
-    def nearest(self, x: NDArray[np.float64], y: NDArray[np.float64]) -> NDArray[np.float64]:
-        """Metres from each point to the nearest site (inf when there are none)."""
+    def nearest(
+        self, x: NDArray[np.float64], y: NDArray[np.float64]
+    ) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+        """Metres from each point to the nearest site (inf when there are none), and which."""
         if self.tree is None or not x.shape[0]:
-            return np.full(x.shape[0], np.inf)
-        distance, _ = self.tree.query(np.column_stack([x, y]))
-        return np.asarray(distance, dtype=np.float64)
+            return np.full(x.shape[0], np.inf), np.zeros(x.shape[0], dtype=np.int64)
+        distance, index = self.tree.query(np.column_stack([x, y]))
+        return np.asarray(distance, dtype=np.float64), np.asarray(index, dtype=np.int64)
 
     def within(
         self, x: NDArray[np.float64], y: NDArray[np.float64], radius: NDArray[np.float64]
@@ -73,6 +75,9 @@ class Watch:
     violation: dict[str, NDArray[np.bool_]] = field(default_factory=dict)
     threat_keys: NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     near: NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    site_distance: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
+    """Each unit's distance to our nearest site when its flags were last refreshed."""
+    site_index: NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     covers: NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool))
     defence_times: list[int] = field(default_factory=list)
     defence_samples: list[NDArray[np.int64]] = field(default_factory=list)
@@ -101,6 +106,10 @@ class Watch:
             for table in (self.approach, self.violation):
                 table[name] = _grow(table.get(name), capacity)
         self.near = _grow(self.near, capacity)
+        extra = capacity - self.site_distance.shape[0]
+        if extra > 0:
+            self.site_distance = np.concatenate([self.site_distance, np.full(extra, np.inf)])
+            self.site_index = np.concatenate([self.site_index, np.zeros(extra, dtype=np.int64)])
         self.counted = _grow(self.counted, capacity)
         extra = capacity - self.counted_x.shape[0]
         if extra > 0:
@@ -137,6 +146,9 @@ class Context:
     watch: Watch
     now_us: int
     applied: Applied
+    labels: dict[tuple[int, int, bytes], tuple[object, str]] = field(default_factory=dict)
+    """Unit descriptions by (unit, strength, equipment), with the catalogue entry they
+    were written from: a unit's figures change far less often than its alerts do."""
 
     def unit_ids(self, units: NDArray[np.int64]) -> tuple[str, ...]:
         return tuple(self.roster.units[int(u)].id for u in units)
@@ -146,12 +158,24 @@ def describe_unit(ctx: Context, index: int) -> str:
     """'Tank company (pro-regime, 60 personnel, 10 tanks)' as this picture holds it."""
     unit = ctx.roster.units[index]
     pic = ctx.picture
+    strength = int(pic.strength[index])
+    row = pic.equipment[index]
+    key = (index, strength, row.tobytes())
+    cached = ctx.labels.get(key)
+    if cached is not None and cached[0] is unit:
+        return cached[1]
+    held = row.tolist()
     counts = {
-        name: int(pic.equipment[index, col])
-        for name, col in ctx.roster.equipment_index.items()
-        if col < pic.equipment.shape[1]
+        name: held[col] for name, col in ctx.roster.equipment_index.items() if col < len(held)
     }
-    return wording.unit_label(unit.name, unit.actor, int(pic.strength[index]), counts)
+    label = wording.unit_label(unit.name, unit.actor, strength, counts)
+    if len(ctx.labels) >= _LABELS:
+        ctx.labels.clear()
+    ctx.labels[key] = (unit, label)
+    return label
+
+
+_LABELS = 200_000
 
 
 def figures(ctx: Context, index: int) -> tuple[object, ...]:

@@ -13,6 +13,7 @@ from scipy.spatial import cKDTree
 from .. import wording
 from ..lifecycle import Finding, Key
 from ..model import AlertEvent, Rule, Severity
+from ..picture import HEAVY
 from . import Context, bloc_label
 
 IntArray = NDArray[np.int64]
@@ -61,7 +62,9 @@ def refresh_flags(ctx: Context, units: IntArray) -> None:
         return
     pic, watch, settings = ctx.picture, ctx.watch, ctx.settings
     x, y = pic.x[units], pic.y[units]
-    nearest = ctx.sites.nearest(x, y)
+    nearest, which = ctx.sites.nearest(x, y)
+    watch.site_distance[units] = nearest
+    watch.site_index[units] = which
     near = nearest <= settings.massing_near_m
     reach = pic.reach(units)
     # The nearest site is within reach exactly when any site is.
@@ -77,7 +80,12 @@ def refresh_flags(ctx: Context, units: IntArray) -> None:
 def refresh_one(ctx: Context, unit: int, distance: NDArray[np.float64]) -> None:
     """`refresh_flags` for one unit, given its distance to each of our sites."""
     pic, settings = ctx.picture, ctx.settings
-    nearest = float(distance.min()) if distance.shape[0] else float("inf")
+    nearest = float("inf")
+    if distance.shape[0]:
+        which = int(distance.argmin())
+        nearest = float(distance[which])
+        ctx.watch.site_index[unit] = which
+    ctx.watch.site_distance[unit] = nearest
     near = nearest <= settings.massing_near_m
     reach = pic.reach_of(unit)
     ctx.watch.covers[unit] = reach > 0.0 and nearest <= reach
@@ -171,35 +179,35 @@ def _raise(ctx: Context, key: Key, cluster: Cluster) -> AlertEvent | None:
     severity = Severity.CRITICAL if cluster.critical else Severity.HIGH
     current = ctx.book.get(key)
     members_of = ctx.watch.massing_members
+    counts = _heavy_counts(ctx, cluster)
+    figures = (cluster.strength, cluster.heavy, tuple(sorted(counts.items())))
     if (
         current is not None
         and current.severity == severity
         and np.array_equal(members_of[key], cluster.units)
-        and ctx.book.figures_of(key) == _figures(ctx, cluster)
+        and ctx.book.figures_of(key) == figures
     ):
         return None
     members_of[key] = cluster.units
-    return ctx.book.raise_(_finding(ctx, key, cluster), ctx.now_us)
+    return ctx.book.raise_(_finding(ctx, key, cluster, counts, figures), ctx.now_us)
 
 
 def _heavy_counts(ctx: Context, cluster: Cluster) -> dict[str, int]:
     pic, roster = ctx.picture, ctx.roster
-    counts: dict[str, int] = {}
-    for name in ("tank", "artillery", "mlrs"):
-        total = int(pic.equipment[cluster.units, roster.equipment_index[name]].sum())
-        if total:
-            counts[name] = total
-    return counts
+    columns = [roster.equipment_index[name] for name in HEAVY]
+    totals = pic.equipment[cluster.units][:, columns].sum(axis=0).tolist()
+    return {name: total for name, total in zip(HEAVY, totals, strict=True) if total}
 
 
-def _figures(ctx: Context, cluster: Cluster) -> tuple[object, ...]:
-    return (cluster.strength, cluster.heavy, tuple(sorted(_heavy_counts(ctx, cluster).items())))
-
-
-def _finding(ctx: Context, key: Key, cluster: Cluster) -> Finding:
+def _finding(
+    ctx: Context,
+    key: Key,
+    cluster: Cluster,
+    counts: dict[str, int],
+    figures: tuple[object, ...],
+) -> Finding:
     pic = ctx.picture
     who = bloc_label(ctx, cluster.units)
-    counts = _heavy_counts(ctx, cluster)
     cx = float(pic.x[cluster.units].mean())
     cy = float(pic.y[cluster.units].mean())
     lon, lat = pic.projection.lonlat(cx, cy)
@@ -222,25 +230,20 @@ def _finding(ctx: Context, key: Key, cluster: Cluster) -> Finding:
         lon=round(lon, 6),
         lat=round(lat, 6),
         site=None if site is None else ctx.sites.sites[site[0]].id,
-        figures=_figures(ctx, cluster),
+        figures=figures,
     )
 
 
 def _nearest_site(ctx: Context, cluster: Cluster) -> tuple[int, float] | None:
     """Our site nearest the cluster and its distance, if within `massing_near_m`."""
-    sites = ctx.sites
-    if not len(sites):
+    if not len(ctx.sites):
         return None
-    pic = ctx.picture
-    near = cluster.units[ctx.watch.near[cluster.units]]
-    if not near.size:
+    # Each member's nearest site was found when its flags were refreshed.
+    distance = ctx.watch.site_distance[cluster.units]
+    best = int(np.argmin(distance))
+    if distance[best] > ctx.settings.massing_near_m:
         return None
-    d = np.hypot(pic.x[near][:, None] - sites.x[None, :], pic.y[near][:, None] - sites.y[None, :])
-    closest = d.min(axis=0)
-    best = int(np.argmin(closest))
-    if closest[best] > ctx.settings.massing_near_m:
-        return None
-    return best, float(closest[best])
+    return int(ctx.watch.site_index[cluster.units[best]]), float(distance[best])
 
 
 def _nearest(ctx: Context, cluster: Cluster, site: tuple[int, float] | None) -> str:
