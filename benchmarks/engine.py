@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from deconfliction.batch import ReportBatch
 from deconfliction.engine import Engine
+from deconfliction.runtime import tune_collector
 from workload import WorkloadSpec, generate
 
 TARGETS = {
@@ -115,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-replay", action="store_true")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    tune_collector()  # as the command line does
     if args.child:
         print(json.dumps(batch_run(args.reports)))
         return 0

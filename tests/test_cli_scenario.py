@@ -161,3 +161,24 @@ def test_a_database_that_cannot_be_opened(scenario_file: Path, tmp_path: Path) -
     result = runner.invoke(app, ["alerts", "--db", str(not_sqlite)])
     assert result.exit_code == 2
     assert f"{not_sqlite}: cannot open the database" in result.stderr
+
+
+def test_the_command_line_runs_the_collector_less_often_than_pythons_default() -> None:
+    """The entry point raises the collector's first threshold (a tenth of a replay's time
+    went to collections at the default), and leaves a higher one alone."""
+    probe = (
+        "import gc, sys\n"
+        "gc.set_threshold(int(sys.argv[1]), 10, 10)\n"
+        "from deconfliction.cli import main\n"
+        "sys.argv = ['deconfliction', '--version']\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print(gc.get_threshold()[0])\n"
+    )
+    for before, after in ((700, 10_000), (50_000, 50_000)):
+        out = subprocess.run(
+            [sys.executable, "-c", probe, str(before)], capture_output=True, text=True, check=True
+        )
+        assert out.stdout.strip().splitlines()[-1] == str(after)

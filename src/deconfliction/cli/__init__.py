@@ -15,6 +15,7 @@ import importlib.util
 import typer
 
 from .. import __version__
+from ..runtime import tune_collector
 
 COMMAND_MODULES: tuple[str, ...] = ("scenario", "service", "hotline", "cot")
 """Modules of this package that add commands, in the order their help lists them."""
@@ -67,6 +68,7 @@ _register_all()
 
 def main() -> None:
     """Entry point of the `deconfliction` script."""
+    tune_collector()
     app()
 
 
