@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -35,7 +34,6 @@ from .rows import (
     batch_from_rows,
     report_from_row,
     report_keys,
-    report_rows,
     with_ids,
 )
 from .tracks import TrackIndex, rows_by_seq
@@ -79,37 +77,6 @@ def writer_connection(path: str | Path, synchronous: Synchronous = "full") -> sq
     return connection
 
 
-_INSERT_REPORTS = (
-    "INSERT OR IGNORE INTO reports (id, batch, observer, time_us, unit, lon, lat,"
-    " strength, equipment, source, rating) VALUES "
-)
-_ROW_MARKS = "(?,?,?,?,?,?,?,?,?,?,?)"
-_ROWS_PER_STATEMENT = 90
-_INSERT_MANY = _INSERT_REPORTS + ",".join([_ROW_MARKS] * _ROWS_PER_STATEMENT)
-
-
-def insert_reports(connection: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
-    """Insert report rows (duplicates ignored), many to a statement.
-
-    Each statement step gives up the interpreter lock and must take it back, behind
-    the engine and the event loop; a step per 90 rows instead of per row keeps the
-    writer from queueing for the lock a thousand times a batch.
-    """
-    n = _ROWS_PER_STATEMENT
-    full = len(rows) // n * n
-    if full:
-        connection.executemany(
-            _INSERT_MANY,
-            [tuple(itertools.chain.from_iterable(rows[i : i + n])) for i in range(0, full, n)],
-        )
-    rest = rows[full:]
-    if rest:
-        connection.execute(
-            _INSERT_REPORTS + ",".join([_ROW_MARKS] * len(rest)),
-            tuple(itertools.chain.from_iterable(rest)),
-        )
-
-
 EventListener = Callable[[list[StoredEvent]], None]
 
 
@@ -129,7 +96,8 @@ class SQLiteStore(AlertQueries, RecordQueries, ReferenceQueries):
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
-        self._pending: dict[tuple[str, str], int] = {}
+        # the keys of each batch queued but not committed yet, by batch number
+        self._pending: dict[int, set[tuple[str, str]]] = {}
         self._listeners: list[EventListener] = []
         self._event_seq: dict[str, int] = {}
         self._tracks = TrackIndex()
@@ -219,7 +187,10 @@ class SQLiteStore(AlertQueries, RecordQueries, ReferenceQueries):
                     )
                 )
         with self._lock:
-            known.update(i for i in unique if i in self._pending)
+            if self._pending:
+                asked = set(unique)
+                for queued in self._pending.values():
+                    known.update(asked.intersection(queued))
         keep: list[int] = []
         seen: set[tuple[str, str]] = set()
         for i, rid in enumerate(ids):
@@ -243,44 +214,35 @@ class SQLiteStore(AlertQueries, RecordQueries, ReferenceQueries):
         sent twice in quick succession reaches the engine once.
         """
         batch = with_ids(batch)
-        ids = report_keys(batch)
+        keys = set(report_keys(batch))
         with self._lock:
             number = self._next_batch
             self._next_batch += 1
-            for rid in ids:
-                self._pending[rid] = self._pending.get(rid, 0) + 1
-        rows = report_rows(batch, number)
+            self._pending[number] = keys
         stored: list[StoredEvent] = []
 
         def job(c: sqlite3.Connection) -> tuple[IngestResult, list[StoredEvent]]:
-            before = c.total_changes
-            insert_reports(c, rows)
-            accepted = c.total_changes - before
+            accepted = tables.insert_reports(c, batch, number)
             c.execute(
                 "INSERT INTO batches (number, clock_us) VALUES (?, ?)",
                 (number, None if clock is None else to_us(clock)),
             )
             stored.extend(tables.store_events(c, events, number, self._event_seq))
-            return IngestResult(accepted, len(rows) - accepted), stored
+            return IngestResult(accepted, len(batch) - accepted), stored
 
         def after() -> None:
-            self._release(ids)
+            self._release(number)
             if stored:
                 for listener in self._listeners:
                     listener(stored)
 
         future: Future[tuple[IngestResult, list[StoredEvent]]] = self._writer.submit(job, after)
-        future.add_done_callback(lambda f: self._release(ids) if f.exception() else None)
+        future.add_done_callback(lambda f: self._release(number) if f.exception() else None)
         return future
 
-    def _release(self, ids: list[tuple[str, str]]) -> None:
+    def _release(self, number: int) -> None:
         with self._lock:
-            for rid in ids:
-                left = self._pending.get(rid, 0) - 1
-                if left > 0:
-                    self._pending[rid] = left
-                else:
-                    self._pending.pop(rid, None)
+            self._pending.pop(number, None)
 
     def commit_batch(
         self, batch: ReportBatch, events: list[AlertEvent], clock: datetime | None = None

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 from collections.abc import Callable
 from typing import Any
 
 import orjson
 
-from ..batch import to_us
+from ..batch import ReportBatch, to_us
 from ..model import Actor, Alert, AlertEvent, Line, Party, Site, Unit
 from .base import StoredEvent
 from .rows import fold
@@ -144,3 +145,73 @@ def store_events(
     # Only now that every statement went through do the counters move on.
     counters.update(seqs)
     return stored
+
+
+ROWS_PER_STATEMENT = 250
+"""Each statement step gives up the interpreter lock and must take it back, behind the
+engine and the event loop: a step per 250 rows instead of per row keeps the writer from
+queueing for the lock a thousand times a batch."""
+
+
+def insert_reports(c: sqlite3.Connection, batch: ReportBatch, number: int) -> int:
+    """Insert a batch's reports under batch `number`, duplicates ignored; how many were new.
+
+    A value every row shares (the batch number, the observer, a strength or source no
+    report carries) is bound once per statement rather than once per row: binding
+    parameters holds the interpreter lock and cost the writer as much as SQLite's own
+    work on the rows.
+    """
+    n = len(batch)
+    if not n:
+        return 0
+    strength = batch.strength
+    columns: dict[str, list[Any]] = {
+        "id": batch.report_id.tolist(),
+        "time_us": batch.time_us.tolist(),
+        "unit": batch.unit.tolist(),
+        "lon": batch.lon.tolist(),
+        "lat": batch.lat.tolist(),
+        "observer": batch.observer.tolist(),
+        "strength": [None]
+        if bool((strength < 0).all())
+        else [None if s < 0 else s for s in strength.tolist()],
+        "equipment": [None]
+        if batch.equipment is None
+        else [None if e is None else orjson.dumps(e) for e in batch.equipment],
+        "source": batch.source.tolist(),
+        "rating": batch.rating.tolist(),
+    }
+    shared: dict[str, Any] = {"batch": number}
+    per_row: dict[str, list[Any]] = {}
+    for name, values in columns.items():
+        if len(values) == 1 or (name != "id" and values.count(values[0]) == n):
+            shared[name] = values[0]
+        else:
+            per_row[name] = values
+    width = len(per_row)
+    flat: list[Any] = [None] * (n * width)
+    for k, values in enumerate(per_row.values()):
+        flat[k::width] = values
+    names = (tuple(shared), tuple(per_row))
+    head = list(shared.values())
+    before = c.total_changes
+    step = ROWS_PER_STATEMENT
+    full = n // step * step
+    if full:
+        c.executemany(
+            _insert_sql(*names, step),
+            [head + flat[i * width : (i + step) * width] for i in range(0, full, step)],
+        )
+    if n > full:
+        c.execute(_insert_sql(*names, n - full), head + flat[full * width :])
+    return c.total_changes - before
+
+
+@functools.lru_cache(maxsize=64)
+def _insert_sql(shared: tuple[str, ...], per_row: tuple[str, ...], rows: int) -> str:
+    # ?1..?k name the shared values in every row; a bare ? after them takes the next
+    # number, so each row's own values follow on from the previous row's
+    marks = ",".join([f"?{i + 1}" for i in range(len(shared))] + ["?"] * len(per_row))
+    return f"INSERT OR IGNORE INTO reports ({', '.join((*shared, *per_row))}) VALUES " + ",".join(
+        [f"({marks})"] * rows
+    )
