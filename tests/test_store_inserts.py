@@ -11,8 +11,7 @@ import pytest
 
 from deconfliction.batch import ReportBatch
 from deconfliction.model import Report
-from deconfliction.store import SQLiteStore
-from deconfliction.store import tables
+from deconfliction.store import SQLiteStore, tables
 
 T0 = datetime(2018, 2, 7, 20, 0, tzinfo=UTC)
 
