@@ -82,9 +82,9 @@ class ReportBatch:
         """The rows at `index`, in that order."""
         equipment = None
         if self.equipment is not None:
-            rows = np.arange(len(self))[index]
-            picked = tuple(self.equipment[int(i)] for i in rows)
-            equipment = picked if any(e is not None for e in picked) else None
+            rows: list[int] = np.arange(len(self))[index].tolist()
+            picked = tuple(map(self.equipment.__getitem__, rows))
+            equipment = picked if picked.count(None) != len(picked) else None
         return ReportBatch(
             time_us=self.time_us[index],
             unit=self.unit[index],

@@ -123,16 +123,18 @@ class Engine:
         if len(batch) == 1:
             return self._ingest_one(batch)
         units = self.roster.indices(batch.unit)
-        observers = np.unique(batch.observer)
-        for observer in observers.tolist():
-            if observer not in self._pictures:
-                raise EngineError(f"unknown observer party '{observer}'")
+        rank = self._party_rank
+        try:
+            observer = np.fromiter(map(rank.__getitem__, batch.observer), np.int64, len(batch))
+        except KeyError as exc:
+            raise EngineError(f"unknown observer party '{exc.args[0]}'") from None
+        reported = np.bincount(observer, minlength=len(self.parties))
         now_us = self._tick(int(batch.time_us.max()))
         applied: dict[str, Applied] = {}
-        for party in self.parties:
-            if party.id not in observers:
+        for i, party in enumerate(self.parties):
+            if not reported[i]:
                 continue
-            rows = np.flatnonzero(batch.observer == party.id)
+            rows = np.flatnonzero(observer == i)
             sub = batch if rows.size == len(batch) else batch.take(rows)
             applied[party.id] = self._pictures[party.id].apply(sub, units[rows])
         return self._evaluate(now_us, applied, massing_due=self._massing_due())
