@@ -36,6 +36,9 @@ class Finding:
     """What must change for an open alert to be updated (distances alone do not)."""
 
 
+_GIVEN: dict[type[BaseModel], set[str]] = {}
+
+
 def _build(cls: type[M], values: dict[str, object]) -> M:
     """An instance of a pydantic model from complete, already valid values.
 
@@ -44,7 +47,13 @@ def _build(cls: type[M], values: dict[str, object]) -> M:
     """
     obj = cls.__new__(cls)
     object.__setattr__(obj, "__dict__", values)
-    object.__setattr__(obj, "__pydantic_fields_set__", set(values))
+    # Every field is given, so the set of fields given is the same for each instance of a
+    # class: one shared set spares a container per alert (and the collector its walk).
+    given = _GIVEN.get(cls)
+    if given is None:
+        given = _GIVEN[cls] = set(cls.model_fields)
+    assert len(values) == len(given), "an alert is built from all its fields"
+    object.__setattr__(obj, "__pydantic_fields_set__", given)
     object.__setattr__(obj, "__pydantic_extra__", None)
     object.__setattr__(obj, "__pydantic_private__", None)
     return obj
