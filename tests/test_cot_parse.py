@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime, timedelta
 from xml.etree import ElementTree
 
@@ -14,7 +15,6 @@ from deconfliction.ingest.cot import (
     CotError,
     affiliation,
     parse_event,
-    parse_frames,
     parse_time,
     unit_id,
     unit_kind,
@@ -23,6 +23,7 @@ from deconfliction.model import AlertEvent, UnitKind
 from deconfliction.tak import outbound, proto
 from deconfliction.tak.atoms import AtomColumns, atom_fields
 from deconfliction.tak.framing import Framer
+from deconfliction.tak.reader import UID, CotRead, read_frames
 
 T = "2018-02-07T20:00:00Z"
 ACTORS = {"f": "sdf", "h": "isis", "s": "pro-regime"}
@@ -191,21 +192,25 @@ def test_the_event_callbacks_keep_the_parsers_refusals() -> None:
         cot._stream(undefined, 1)
 
 
+def uids(read: CotRead) -> list[str]:
+    return [row[UID] for row in read.atoms]
+
+
 def test_one_bad_frame_in_a_batch_costs_only_itself() -> None:
     frames = [event(uid=f"u{i}") for i in range(5)]
     frames.insert(2, b"<event uid='broken'><point></event>")
     frames.insert(
         4, b"</cot><event uid='inject' type='a-h-G' time='2018-02-07T20:00:00Z'/><cot></event>"
     )
-    events, errors = parse_frames(frames)
-    assert [e.uid for e in events] == [f"u{i}" for i in range(5)]
-    assert len(errors) == 2
+    read = read_frames(frames)
+    assert uids(read) == [f"u{i}" for i in range(5)]
+    assert len(read.errors) == 2 and not read.events
 
 
 def test_a_frame_holding_two_events_is_refused_not_split() -> None:
     two = event(uid="a").replace(b"</event>", b"</event>" + event(uid="b").split(b"?>", 1)[1])
-    events, errors = parse_frames([event(uid="c"), two])
-    assert [e.uid for e in events] == ["c"] and len(errors) == 1
+    read = read_frames([event(uid="c"), two])
+    assert uids(read) == ["c"] and len(read.errors) == 1
 
 
 def test_frames_that_only_make_events_together_are_refused() -> None:
@@ -215,8 +220,115 @@ def test_frames_that_only_make_events_together_are_refused() -> None:
     closing = b"--></detail></event>"
     two = b"<event uid='d1' type='a-h-G' time='2018-02-07T20:00:00Z'/>" + event(uid="d2")
     two = two.replace(b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n', b"")
-    events, errors = parse_frames([event(uid="c"), cut, closing, two])
-    assert [e.uid for e in events] == ["c"] and len(errors) == 3
+    read = read_frames([event(uid="c"), cut, closing, two])
+    assert uids(read) == ["c"] and len(read.errors) == 3
+
+
+TRICKY_FRAMES = [
+    event(uid="plain"),
+    event(uid="called", detail='<contact callsign="Tank &amp; co"/><__group name="Cyan"/>'),
+    event(uid="silent", detail='<contact callsign=""/><contact endpoint="x"/>'),
+    event(uid="kit", detail='<__deconfliction strength="12" equipment="tank:3" id="r-9"/>'),
+    event(uid="bad-kit", detail='<__deconfliction strength="many"/>'),
+    event(uid="same-second", time="2018-02-07T20:00:00.5Z", stale="2018-02-07T20:10:00Z"),
+    event(uid="long-fraction", time="2018-02-07T20:00:00.9999999Z"),
+    event(uid="plus-zero", time="2018-02-07T20:00:00.25+00:00"),
+    event(uid="zone", time="2018-02-07T23:00:00.5+03:00", stale="2018-02-07T20:10:00+00:00"),
+    event(uid="stale-zone", stale="2018-02-07T22:00:00+03:00"),
+    event(uid="stale", stale="2018-02-07T19:00:00Z"),
+    event(uid="bad-stale", stale="soon"),
+    event(uid="naive", time="2018-02-07T20:00:00"),
+    event(uid="bad-time", time="2018-02-07T20:00:00.5"),
+    event(uid="off-map", lon="181"),
+    event(uid="nan", lat="nan"),
+    event(uid="no-lat", lat=""),
+    event(uid="no-uid", cot_type="a-f-G").replace(b'uid="no-uid" ', b""),
+    event(uid="no-type").replace(b'type="a-h-G-U-C-A" ', b""),
+    event(uid="spaced", time=" 2018-02-07T20:00:00Z "),
+    event(uid="basic", time="20180207T200000.5Z"),
+    event(uid="ping", cot_type="t-x-c-t"),
+    event(uid="chat", cot_type="b-t-f", detail='<contact callsign="Desk"/>'),
+    event(
+        uid="offer",
+        cot_type="t-x-takp-q",
+        detail='<TakControl><TakRequest version="1"/><status v="2"/></TakControl>',
+    ),
+    event(uid="bad-ping", cot_type="t-x-c-t", lat="north"),
+    event(uid="stale-ping", cot_type="t-x-c-t", stale="2018-02-07T19:00:00Z"),
+    event(uid="two-points", detail='<point lat="1" lon="2" ce="3"/>'),
+    event(uid="nested", detail='<link><contact callsign="Not mine"/></link>'),
+    event(uid="inner", detail='<event uid="x" type="a-f-G"><point lat="5" lon="5"/></event>'),
+    b'<event uid="bare" type="a-n-G" time="2018-02-07T20:00:00Z"/>',
+    b'<event uid="late-point" type="a-h-G" time="2018-02-07T20:00:00Z"><detail>'
+    b'<contact callsign="Late"/></detail><point lat="3" lon="4"/></event>',
+    b'<event uid="deep" type="a-h-G" time="2018-02-07T20:00:00Z"><point lat="3" lon="4">'
+    b'<detail><contact callsign="Deep"/></detail></point></event>',
+    b"<evil/>",
+]
+
+
+def read_one_by_one(frames: list[bytes]) -> CotRead:
+    read = CotRead()
+    for frame in frames:
+        try:
+            read.add(parse_event(frame))
+        except CotError as exc:
+            read.errors.append(str(exc))
+    return read
+
+
+@pytest.mark.parametrize("size", [1, 3, len(TRICKY_FRAMES)])
+def test_groups_of_frames_read_as_each_frame_alone(size: int) -> None:
+    # The gateway's group reader takes atoms straight into rows; it must read exactly
+    # what parsing each event whole does, bad events and unusual ones included.
+    good = [f for f in TRICKY_FRAMES if f != b"<evil/>"]
+    for frames in (good, TRICKY_FRAMES):
+        for start in range(0, len(frames), size):
+            group = frames[start : start + size]
+            read = read_frames(group)
+            assert read == read_one_by_one(group), group
+            # only the group holding the frame that is not an event is read again
+            assert read.reread == (len(group) if b"<evil/>" in group else 0)
+
+
+def test_the_group_reader_names_each_problem_as_a_lone_event_would() -> None:
+    read = read_frames(TRICKY_FRAMES)
+    assert {row[UID] for row in read.atoms} >= {"plain", "kit", "zone", "stale", "inner"}
+    assert [e.uid for e in read.events] == ["ping", "chat", "offer", "stale-ping"]
+    assert read.events[2].takcontrol == {"TakRequest": "1", "status": ""}
+    assert read.events[1].callsign == "Desk"
+    assert "point/@lat: 'north' is not a number" in read.errors
+    assert "event: root element is <evil>, not <event>" in read.errors
+    assert len(read.atoms) + len(read.events) + len(read.errors) == len(TRICKY_FRAMES)
+
+
+def test_rows_become_columns_and_bad_rows_are_refused_by_uid() -> None:
+    read = read_frames(TRICKY_FRAMES)
+    columns = AtomColumns("coalition", ACTORS)
+    refused = dict((uid, str(exc)) for uid, exc in columns.add_rows(read.atoms))
+    assert refused == {
+        "bad-kit": "__deconfliction/@strength: not an integer",
+        "stale": "event/@stale: the event is stale when sent",
+        "stale-zone": "event/@stale: the event is stale when sent",
+        "off-map": "point/@lon: 181.0 is outside -180..180",
+    }
+    one_by_one = AtomColumns("coalition", ACTORS)
+    for frame in TRICKY_FRAMES:
+        with contextlib.suppress(CotError):
+            parsed = parse_event(frame)
+            if cot.is_atom(parsed.type):
+                one_by_one.add(parsed)
+    assert [columns.row(i) for i in range(len(columns))] == [
+        one_by_one.row(i) for i in range(len(one_by_one))
+    ]
+    kit = columns.row(columns.unit.index("kit"))
+    assert (kit.strength, kit.equipment, kit.report_id) == (12, {"tank": 3}, "r-9")
+    zone = columns.row(columns.unit.index("zone"))
+    assert zone.time_us == int(datetime(2018, 2, 7, 20, tzinfo=UTC).timestamp()) * 10**6 + 500_000
+    fraction = columns.row(columns.unit.index("long-fraction"))
+    assert fraction.time_us % 10**6 == 999_999
+    assert columns.name[columns.unit.index("called")] == "Tank & co"
+    assert columns.name[columns.unit.index("nested")] == "nested"
 
 
 def test_atoms_become_columns_aligned_row_by_row() -> None:

@@ -6,23 +6,18 @@ A CoT event is one `<event>` element. It is parsed with defusedxml's parser, whi
 refuses DTDs, entity declarations and external references; a frame that declares a
 DOCTYPE or an ENTITY is refused before the parser sees it, with a message that says so.
 The few attributes read are taken in expat's element callbacks, once, without building
-an element tree. Frames arrive from the TAK listeners in batches and are parsed a group
-at a time, which spares the parser's set-up per event; a group whose events do not
-start exactly where its frames do (a bad frame, a frame holding two events) is parsed
-again frame by frame, so that one bad event costs only itself.
+an element tree. The TAK gateway reads the frames of a connection a group at a time
+(`deconfliction.tak.reader`), with the same parser and the same vocabulary.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import math
 import re
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
-from itertools import accumulate
 from xml.etree.ElementTree import Element, ParseError
 from xml.parsers.expat import XMLParserType
 
@@ -33,7 +28,8 @@ from defusedxml.ElementTree import fromstring as _defused_fromstring
 from ..model import ID_PATTERN, UnitKind
 
 GROUP = 64
-"""Frames parsed as one document; a bad frame costs a re-parse of at most this many."""
+"""Frames the gateway parses as one document; a bad frame costs a re-parse of at most
+this many."""
 _FORBIDDEN = re.compile(rb"<!(?:DOCTYPE|ENTITY)", re.IGNORECASE)
 _DECLARATION = re.compile(rb"^\s*<\?xml[^>]*\?>", re.DOTALL)
 _ID = re.compile(ID_PATTERN)
@@ -228,51 +224,6 @@ def parse_event(frame: bytes) -> CotEvent:
     return result
 
 
-def parse_frames(frames: Sequence[bytes]) -> tuple[list[CotEvent], list[str]]:
-    """The events of several frames, and one error message per frame that failed."""
-    events: list[CotEvent] = []
-    errors: list[str] = []
-    for start in range(0, len(frames), GROUP):
-        group = frames[start : start + GROUP]
-        bodies = [
-            frame[frame.find(b"?>") + 2 :].lstrip() if frame.startswith(b"<?xml") else frame
-            for frame in group
-        ]
-        document = b"<cot>" + b"".join(bodies) + b"</cot>"
-        results: list[CotEvent | CotError] | None = None
-        if not _FORBIDDEN.search(document):
-            with contextlib.suppress(CotError):
-                handler = _stream(document, 2)
-                # Each event must begin exactly where its frame does: frames that only
-                # make events together (one cut short, the next holding two) do not pass.
-                if handler.starts == list(accumulate(map(len, bodies[:-1]), initial=5)):
-                    results = handler.results
-        if results is None or len(results) != len(group):
-            # A frame that is not exactly one well-formed event spoils its group's
-            # document; parsed one by one, it costs only itself.
-            more, failed = _parse_each(group)
-            events += more
-            errors += failed
-            continue
-        for result in results:
-            if isinstance(result, CotError):
-                errors.append(str(result))
-            else:
-                events.append(result)
-    return events, errors
-
-
-def _parse_each(frames: Iterable[bytes]) -> tuple[list[CotEvent], list[str]]:
-    events: list[CotEvent] = []
-    errors: list[str] = []
-    for frame in frames:
-        try:
-            events.append(parse_event(frame))
-        except CotError as exc:
-            errors.append(str(exc))
-    return events, errors
-
-
 def _event_head(tag: str, attrib: dict[str, str]) -> CotEvent:
     if tag != "event":
         raise CotError(f"event: root element is <{tag[:40]}>, not <event>")
@@ -447,7 +398,6 @@ __all__ = [
     "is_atom",
     "parse_equipment",
     "parse_event",
-    "parse_frames",
     "parse_time",
     "parse_xml",
     "strip_frame",

@@ -1,14 +1,17 @@
-"""CoT atoms as reports: the fields of each validated, gathered as columns that become
-one `ReportBatch` per read without a model object per event."""
+"""CoT atoms as reports: the rows `deconfliction.tak.reader` reads, validated and
+gathered as columns that become one `ReportBatch` per batch without a model object
+per event."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from functools import lru_cache
-from typing import NamedTuple
+from typing import Any, NamedTuple
+
+import numpy as np
 
 from ..ingest.cot import (
-    AFFILIATIONS,
     UNKNOWN_ERROR,
     CotError,
     CotEvent,
@@ -18,6 +21,7 @@ from ..ingest.cot import (
     unit_kind,
 )
 from ..model import ID_PATTERN, UnitKind
+from .reader import AtomRows
 
 _ID = re.compile(ID_PATTERN)
 _RATING = re.compile(r"^[A-F][1-6]$")
@@ -90,54 +94,94 @@ class AtomColumns:
     def add(self, event: CotEvent) -> None:
         """Append the report `event` makes, or raise CotError naming what is wrong (and
         append nothing)."""
-        lon = event.lon
-        lat = event.lat
-        if not -180.0 <= lon <= 180.0:
-            raise CotError(f"point/@lon: {lon} is outside -180..180")
-        if not -90.0 <= lat <= 90.0:
-            raise CotError(f"point/@lat: {lat} is outside -90..90")
-        time = event.time
-        stale = event.stale
-        if stale is not None and stale <= time:
-            raise CotError("event/@stale: the event is stale when sent")
-        cot_type = event.type
-        kind = unit_kind(cot_type)
-        extension = event.extension
-        equipment = None
-        if extension is None:
-            letter = cot_type[2:3]
-            actor = self.actors.get(letter if letter in AFFILIATIONS else "u")
-            strength = -1
-            rating = None
-            source = "tak"
-            report_id = None
-        else:
-            actor, kind, strength, equipment, rating = _extension(
-                extension, self.actors, cot_type, kind
-            )
-            source = extension.get("source") or "tak"
-            report_id = extension.get("id")
-        if event.ce < UNKNOWN_ERROR:
-            source = _with_error(source, event.ce)
-        unit = unit_id(event.uid)
-        time_us = int(time.timestamp()) * 1_000_000 + time.microsecond
-        if not report_id:
-            report_id = f"cot:{self.observer}:{unit}:{time_us}"
-        self.unit.append(unit)
-        self.time_us.append(time_us)
-        self.lon.append(lon)
-        self.lat.append(lat)
-        self.actor.append(actor)
-        self.kind.append(kind)
-        self.name.append((event.callsign or event.uid)[:200])
-        self.strength.append(strength)
-        if equipment is not None and self.equipment is None:
-            self.equipment = [None] * (len(self.unit) - 1)
+        rows = AtomRows()
+        rows.add(event)
+        refused = self.add_rows(rows)
+        if refused:
+            raise refused[0][1]
+
+    def add_rows(self, rows: AtomRows) -> list[tuple[str, CotError]]:
+        """Append the reports `rows` make; returns the uid of each row refused and why.
+
+        The common case costs a few passes over the columns, not a Python block per row:
+        the checks are vectorised, the values looked up per distinct type.
+        """
+        n = len(rows)
+        if not n:
+            return []
+        uids, types, times, stales, lons, lats, ces, callsigns, extensions = zip(*rows, strict=True)
+        refused = _refused(lons, lats, stales)
+        actors = self.actors
+        by_type = {t: (unit_kind(t), actors.get(affiliation(t))) for t in set(types)}
+        kind = [by_type[t][0] for t in types]
+        actor = [by_type[t][1] for t in types]
+        unit = list(map(unit_id, uids))
+        name = [(callsign or uid)[:200] for callsign, uid in zip(callsigns, uids, strict=True)]
+        source = list(map(_tak_source, ces))
+        prefix = f"cot:{self.observer}:"
+        report_id = [f"{prefix}{u}:{t}"[:128] for u, t in zip(unit, times, strict=True)]
+        strength = [-1] * n
+        rating: list[str | None] = [None] * n
+        equipment: list[dict[str, int] | None] | None = None
+        if extensions.count(None) != n:
+            for i, extension in enumerate(extensions):
+                if extension is None or i in refused:
+                    continue
+                try:
+                    actor[i], kind[i], strength[i], counts, rating[i] = _extension(
+                        extension, actors, types[i], kind[i]
+                    )
+                except CotError as exc:
+                    refused[i] = exc
+                    continue
+                if counts is not None:
+                    if equipment is None:
+                        equipment = [None] * n
+                    equipment[i] = counts
+                text = extension.get("source") or "tak"
+                source[i] = (_with_error(text, ces[i]) if ces[i] < UNKNOWN_ERROR else text)[:200]
+                report_id[i] = (extension.get("id") or report_id[i])[:128]
+        columns: list[list[Any]] = [
+            unit,
+            list(times),
+            list(lons),
+            list(lats),
+            actor,
+            kind,
+            name,
+            strength,
+            source,
+            rating,
+            report_id,
+        ]
+        if equipment is not None or self.equipment is not None:
+            columns.append(equipment if equipment is not None else [None] * n)
+            if self.equipment is None:
+                self.equipment = [None] * len(self.unit)
+        if refused:
+            keep = [i for i in range(n) if i not in refused]
+            columns = [[column[i] for i in keep] for column in columns]
+        for mine, more in zip(self._columns(), columns, strict=False):
+            mine += more
+        return [(uids[i], refused[i]) for i in sorted(refused)]
+
+    def _columns(self) -> list[list[Any]]:
+        out: list[list[Any]] = [
+            self.unit,
+            self.time_us,
+            self.lon,
+            self.lat,
+            self.actor,
+            self.kind,
+            self.name,
+            self.strength,
+            self.source,
+            self.rating,
+            self.report_id,
+        ]
         if self.equipment is not None:
-            self.equipment.append(equipment)
-        self.source.append(source[:200])
-        self.rating.append(rating)
-        self.report_id.append(report_id[:128])
+            out.append(self.equipment)
+        return out
 
     def row(self, i: int) -> AtomFields:
         return AtomFields(
@@ -159,6 +203,30 @@ class AtomColumns:
 @lru_cache(maxsize=4096)
 def _with_error(source: str, ce: float) -> str:
     return f"{source} ce={ce:g}m"
+
+
+@lru_cache(maxsize=4096)
+def _tak_source(ce: float) -> str:
+    return _with_error("tak", ce) if ce < UNKNOWN_ERROR else "tak"
+
+
+def _refused(
+    lons: Sequence[float], lats: Sequence[float], stales: Sequence[bool]
+) -> dict[int, CotError]:
+    """The rows out of range or stale when sent, by row, with why (the first problem)."""
+    lon = np.asarray(lons, dtype=np.float64)
+    lat = np.asarray(lats, dtype=np.float64)
+    stale = np.asarray(stales, dtype=bool)
+    bad = np.flatnonzero((np.abs(lon) > 180.0) | (np.abs(lat) > 90.0) | stale)
+    refused: dict[int, CotError] = {}
+    for i in bad.tolist():
+        if not -180.0 <= lons[i] <= 180.0:
+            refused[i] = CotError(f"point/@lon: {lons[i]} is outside -180..180")
+        elif not -90.0 <= lats[i] <= 90.0:
+            refused[i] = CotError(f"point/@lat: {lats[i]} is outside -90..90")
+        else:
+            refused[i] = CotError("event/@stale: the event is stale when sent")
+    return refused
 
 
 def atom_fields(event: CotEvent, observer: str, actors: dict[str, str | None]) -> AtomFields:

@@ -11,9 +11,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from ..ingest.cot import CotError, CotEvent, is_atom, parse_frames
+from ..ingest.cot import CotError, CotEvent
 from . import outbound, proto
 from .framing import Framer
+from .reader import AtomRows, CotRead, read_frames
 
 if TYPE_CHECKING:
     from .gateway import CotGateway
@@ -54,7 +55,7 @@ class Connection:
         """Units this client reported itself: not echoed back to it."""
         self.registered: dict[str, tuple[str | None, str, str]] = {}
         self._wake = asyncio.Event()
-        self._pending: list[CotEvent] = []
+        self._pending = AtomRows()
         self._pending_ready = asyncio.Event()
         self._room = asyncio.Event()
         self._room.set()
@@ -166,10 +167,11 @@ class Connection:
                     frames.oversized,
                     config.max_event_bytes,
                 )
-            events, errors = parse_frames(frames.xml)
+            read = read_frames(frames.xml)
+            errors = read.errors
             for payload in frames.proto:
                 try:
-                    events.append(proto.decode(payload))
+                    read.add(proto.decode(payload))
                 except CotError as exc:
                     errors.append(str(exc))
             if errors:
@@ -180,22 +182,22 @@ class Connection:
             if self.abuse >= config.max_abuse:
                 log.warning("%s: closing after %d abusive events", self.peer, self.abuse)
                 return
-            if events:
-                self.received += len(events)
-                await self._handle(events)
+            if read.atoms or read.events:
+                self.received += len(read.atoms) + len(read.events)
+                await self._handle(read)
 
-    async def _handle(self, events: list[CotEvent]) -> None:
-        atoms: list[CotEvent] = []
-        for event in events:
+    async def _handle(self, read: CotRead) -> None:
+        for event in read.events:
             cot_type = event.type
-            if is_atom(cot_type):
-                atoms.append(event)
-            elif cot_type == "t-x-c-t":
+            if cot_type == "t-x-c-t":
                 self.send_now(outbound.pong(datetime.now(UTC)))
             elif cot_type == "t-x-takp-q":
                 self._negotiate(event)
-        if atoms:
-            self._pending.extend(atoms)
+        if read.atoms:
+            if self._pending:
+                self._pending.extend(read.atoms)
+            else:
+                self._pending = read.atoms
             self._pending_ready.set()
             if len(self._pending) >= self.config.batch_events:
                 self._room.clear()
@@ -211,7 +213,7 @@ class Connection:
             await self._pending_ready.wait()
             self._pending_ready.clear()
             while self._pending:
-                atoms, self._pending = self._pending, []
+                atoms, self._pending = self._pending, AtomRows()
                 self._room.set()
                 await self.gateway.ingest(self, atoms)
 

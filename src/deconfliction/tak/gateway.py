@@ -17,12 +17,12 @@ from cryptography import x509
 from cryptography.x509.oid import NameOID
 
 from ..batch import ObjectArray, ReportBatch
-from ..ingest.cot import CotError, CotEvent
 from ..model import Actor, AlertEvent, Unit
 from . import outbound, proto
 from .atoms import AtomColumns
 from .config import CotConfig, Listener
 from .connection import READ_BYTES, Connection
+from .reader import AtomRows
 from .seam import CotService, PartyView
 
 log = logging.getLogger("deconfliction.tak")
@@ -174,29 +174,25 @@ class CotGateway:
 
     # -- inbound -----------------------------------------------------------------------
 
-    async def ingest(self, connection: Connection, events: Sequence[CotEvent]) -> None:
+    async def ingest(self, connection: Connection, atoms: AtomRows) -> None:
         """Turn a connection's atoms into one batch in its party's picture."""
         party = connection.party
         columns = AtomColumns(party, self._affiliation_actors(party))
-        add = columns.add
-        skipped: list[str] = []
-        for event in events:
-            try:
-                add(event)
-            except CotError as exc:
-                skipped.append(f"{event.uid[:80]}: {exc}")
+        skipped = columns.add_rows(atoms)
         if skipped:
             # A flood of bad atoms must not become a flood of log lines.
-            for reason in skipped[:3]:
-                log.warning("%s: skipped atom %s", connection.peer, reason)
+            for uid, reason in skipped[:3]:
+                log.warning("%s: skipped atom %s: %s", connection.peer, uid[:80], reason)
             if len(skipped) > 3:
                 log.warning("%s: skipped %d more atoms", connection.peer, len(skipped) - 3)
         if not len(columns):
             return
         units: list[Unit] = []
         registered = connection.registered
-        for unit, actor, kind, name in zip(
-            columns.unit, columns.actor, columns.kind, columns.name, strict=True
+        # Each unit's identity once per batch, in the order of first sight: a batch mostly
+        # repeats the same few units.
+        for unit, actor, kind, name in dict.fromkeys(
+            zip(columns.unit, columns.actor, columns.kind, columns.name, strict=True)
         ):
             if actor is None:
                 continue
