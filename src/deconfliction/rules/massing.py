@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.sparse import coo_matrix
+from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
@@ -35,12 +35,15 @@ def clusters(
     if n == 0:
         return np.zeros(0, dtype=np.int64)
     points = np.column_stack([x + bloc.astype(np.float64) * _BLOC_SHIFT, y])
-    tree = cKDTree(points)
+    # Built for one query: an unbalanced, uncompacted tree builds in half the time and
+    # answers the pair query no slower.
+    tree = cKDTree(points, balanced_tree=False, compact_nodes=False)
     pairs = tree.query_pairs(eps, output_type="ndarray")
-    graph = coo_matrix(
-        (np.ones(pairs.shape[0], dtype=np.int8), (pairs[:, 0], pairs[:, 1])), shape=(n, n)
-    )
-    _, labels = connected_components(graph, directed=False)
+    # Each pair once, as an edge i -> j: the weakly connected components of that directed
+    # graph are the undirected components, without scipy symmetrising it first. Float
+    # weights are what the component search takes, so none are converted.
+    graph = csr_matrix((np.ones(pairs.shape[0]), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
+    _, labels = connected_components(graph, directed=True, connection="weak")
     out: IntArray = np.asarray(labels, dtype=np.int64)
     return out
 

@@ -181,10 +181,12 @@ def _approach(
 def _crossing(ctx: Context, geometry: LineGeometry, unit: int, own: int) -> Crossing | None:
     """Where the unit's path met the line, if the report before its incursion was on its side."""
     applied = ctx.applied
-    mine = np.flatnonzero(applied.row_units == unit)
-    xs: list[float] = applied.row_x[mine].tolist()
-    ys: list[float] = applied.row_y[mine].tolist()
-    ts: list[int] = applied.row_t[mine].tolist()
+    # Rows come in path order (unit, then time): the unit's reports are one run of them.
+    lo = int(applied.row_units.searchsorted(unit, "left"))
+    hi = int(applied.row_units.searchsorted(unit, "right"))
+    xs: list[float] = applied.row_x[lo:hi].tolist()
+    ys: list[float] = applied.row_y[lo:hi].tolist()
+    ts: list[int] = applied.row_t[lo:hi].tolist()
     slot = int(np.searchsorted(applied.units, unit))
     if applied.prev_seen[slot]:
         xs.insert(0, float(applied.prev_x[slot]))
