@@ -123,7 +123,8 @@ class Roster:
 
     def actor_ids(self, units: IntArray) -> list[str]:
         """The distinct actors of some units, sorted."""
-        return sorted(self.actor_order[i] for i in np.unique(self.unit_actor[units]).tolist())
+        # A set of plain ints: groups are small, and np.unique's sort costs more here.
+        return sorted(self.actor_order[i] for i in set(self.unit_actor[units].tolist()))
 
     @property
     def ids(self) -> NDArray[np.object_]:

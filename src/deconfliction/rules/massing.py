@@ -57,6 +57,9 @@ class Cluster:
     strength: int
     heavy: int
     critical: bool
+    counts: dict[str, int]
+    """Its tanks, artillery and rocket launchers, by kind (kinds it has none of left out)."""
+    centre: tuple[float, float]
 
 
 def refresh_flags(ctx: Context, units: IntArray) -> None:
@@ -122,6 +125,15 @@ def evaluate(ctx: Context) -> list[AlertEvent]:
         )
         if qualifies.any():
             covers = np.bincount(labels, weights=ctx.watch.covers[candidates]) > 0
+            # Per-cluster totals in one pass each, not one fancy index per cluster.
+            size = np.bincount(labels)
+            cx = np.bincount(labels, weights=pic.x[candidates]) / size
+            cy = np.bincount(labels, weights=pic.y[candidates]) / size
+            held = pic.equipment[candidates]
+            kinds = [
+                np.bincount(labels, weights=held[:, roster.equipment_index[name]]).astype(np.int64)
+                for name in HEAVY
+            ]
             keep = qualifies[labels]
             members, member_labels = candidates[keep], labels[keep]
             rank = roster.rank
@@ -131,6 +143,7 @@ def evaluate(ctx: Context) -> list[AlertEvent]:
             for group, label in zip(
                 np.split(members, starts[1:]), member_labels[starts].tolist(), strict=True
             ):
+                totals = (int(k[label]) for k in kinds)
                 found.append(
                     Cluster(
                         group,
@@ -138,6 +151,8 @@ def evaluate(ctx: Context) -> list[AlertEvent]:
                         int(strength[label]),
                         int(heavy[label]),
                         bool(covers[label]),
+                        {name: n for name, n in zip(HEAVY, totals, strict=True) if n},
+                        (float(cx[label]), float(cy[label])),
                     )
                 )
             found.sort(key=lambda c: c.first)
@@ -182,7 +197,7 @@ def _raise(ctx: Context, key: Key, cluster: Cluster) -> AlertEvent | None:
     severity = Severity.CRITICAL if cluster.critical else Severity.HIGH
     current = ctx.book.get(key)
     members_of = ctx.watch.massing_members
-    counts = _heavy_counts(ctx, cluster)
+    counts = cluster.counts
     figures = (cluster.strength, cluster.heavy, tuple(sorted(counts.items())))
     if (
         current is not None
@@ -195,13 +210,6 @@ def _raise(ctx: Context, key: Key, cluster: Cluster) -> AlertEvent | None:
     return ctx.book.raise_(_finding(ctx, key, cluster, counts, figures), ctx.now_us)
 
 
-def _heavy_counts(ctx: Context, cluster: Cluster) -> dict[str, int]:
-    pic, roster = ctx.picture, ctx.roster
-    columns = [roster.equipment_index[name] for name in HEAVY]
-    totals = pic.equipment[cluster.units][:, columns].sum(axis=0).tolist()
-    return {name: total for name, total in zip(HEAVY, totals, strict=True) if total}
-
-
 def _finding(
     ctx: Context,
     key: Key,
@@ -211,9 +219,7 @@ def _finding(
 ) -> Finding:
     pic = ctx.picture
     who = bloc_label(ctx, cluster.units)
-    cx = float(pic.x[cluster.units].mean())
-    cy = float(pic.y[cluster.units].mean())
-    lon, lat = pic.projection.lonlat(cx, cy)
+    lon, lat = pic.projection.lonlat(*cluster.centre)
     site = _nearest_site(ctx, cluster)
     near = _nearest(ctx, cluster, site)
     heavy = f", {wording.equipment(counts)}" if counts else ""
