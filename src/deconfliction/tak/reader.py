@@ -19,7 +19,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import accumulate
-from typing import Any
 
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import DefusedXMLParser, ParseError
@@ -49,10 +48,11 @@ the parse."""
 _fromisoformat = datetime.fromisoformat
 
 
-Row = list[Any]
+Row = tuple[str, str, int, bool, float, float, float, str | None, dict[str, str] | None]
 """One atom: uid, type, time (µs since the epoch), whether it was stale when sent, lon,
 lat, ce, callsign (or None), the attributes of its `<__deconfliction>` detail (or None).
-A list, as the reader fills it in element by element."""
+A tuple of plain values, which the garbage collector stops tracking at its first look:
+a busy connection's rows, waiting for the store, are not walked again and again."""
 
 UID, TYPE, TIME_US, STALE, LON, LAT, CE, CALLSIGN, EXTENSION = range(9)
 
@@ -66,7 +66,7 @@ class AtomRows(list[Row]):
         """An atom parsed whole (alone, or from protobuf) as one more row."""
         stale = event.stale is not None and event.stale <= event.time
         self.append(
-            [
+            (
                 event.uid,
                 event.type,
                 to_us(event.time),
@@ -76,7 +76,7 @@ class AtomRows(list[Row]):
                 event.ce,
                 event.callsign,
                 event.extension,
-            ]
+            )
         )
 
 
@@ -144,11 +144,15 @@ class _GroupHandler:
     `closed`, so that it costs no Python call. An element is a direct child of the one
     opened at `(opened, closed)` counts when every element opened since has closed and
     that one has not: how `<contact>` is known to belong to the event's `<detail>`
-    without tracking the elements passed over.
+    without tracking the elements passed over. An atom's values are gathered in the
+    handler and become its row when the next event starts, or the document ends.
     """
 
     __slots__ = (
+        "atom",
         "atoms",
+        "callsign",
+        "ce",
         "closed",
         "control",
         "current",
@@ -156,10 +160,16 @@ class _GroupHandler:
         "errors",
         "events",
         "expat",
+        "extension",
+        "lat",
+        "lon",
         "opened",
         "parser",
-        "row",
+        "stale",
         "starts",
+        "time_us",
+        "type",
+        "uid",
     )
 
     def __init__(self, read: CotRead) -> None:
@@ -169,8 +179,15 @@ class _GroupHandler:
         self.opened = 0
         self.closed: list[str] = []
         self.starts: list[int] = []
-        self.row: Row | None = None
-        """The row of the event being read, when it is an atom."""
+        self.atom = False
+        """The event being read is an atom: its values are the attributes below."""
+        self.uid = self.type = ""
+        self.time_us = 0
+        self.stale = False
+        self.lon = self.lat = 0.0
+        self.ce = UNKNOWN_ERROR
+        self.callsign: str | None = None
+        self.extension: dict[str, str] | None = None
         self.current: CotEvent | None = None
         """The event being read, when it is not an atom."""
         self.detail = (-1, -1)
@@ -195,7 +212,25 @@ class _GroupHandler:
         return True
 
     def close(self) -> None:
-        return None
+        """The end of the document: the last atom's row."""
+        if self.atom:
+            self._row()
+            self.atom = False
+
+    def _row(self) -> None:
+        self.atoms.append(
+            (
+                self.uid,
+                self.type,
+                self.time_us,
+                self.stale,
+                self.lon,
+                self.lat,
+                self.ce,
+                self.callsign,
+                self.extension,
+            )
+        )
 
     def start(self, tag: str, attrib: dict[str, str]) -> None:
         # Called for every element: most are passed over at once.
@@ -217,7 +252,9 @@ class _GroupHandler:
 
     def _head(self, attrib: dict[str, str]) -> None:
         self.starts.append(self.expat.CurrentByteIndex)
-        self.row = None
+        if self.atom:
+            self._row()
+            self.atom = False
         self.current = None
         get = attrib.get
         cot_type = get("type")
@@ -236,11 +273,11 @@ class _GroupHandler:
                 time = _fromisoformat(text)
             except ValueError:
                 time = None
-            stale_text = get("stale")
             if time is not None and time.tzinfo is UTC:
                 second = _seconds.get(text[:19])
                 if second is None:
                     second = _second(text, time)
+                stale_text = get("stale")
                 stale = False
                 if stale_text is not None:
                     try:
@@ -256,33 +293,32 @@ class _GroupHandler:
                             self.errors.append(str(exc))
                             return
                     stale = stale_time <= time
-                row = self.row = [
-                    uid,
-                    cot_type,
-                    second + time.microsecond,
-                    stale,
-                    0.0,
-                    0.0,
-                    UNKNOWN_ERROR,
-                    None,
-                    None,
-                ]
-                self.atoms.append(row)
+                self._begin(uid, cot_type, second + time.microsecond, stale)
                 return
         try:
             event = _event_head("event", attrib)
-            if is_atom(event.type):
-                self.atoms.add(event)
-                self.row = self.atoms[-1]
-            else:
-                self.current = event
-                self.events.append(event)
         except CotError as exc:
             self.errors.append(str(exc))
+            return
+        if is_atom(event.type):
+            stale = event.stale is not None and event.stale <= event.time
+            self._begin(event.uid, event.type, to_us(event.time), stale)
+        else:
+            self.current = event
+            self.events.append(event)
+
+    def _begin(self, uid: str, cot_type: str, time_us: int, stale: bool) -> None:
+        self.atom = True
+        self.uid = uid
+        self.type = cot_type
+        self.time_us = time_us
+        self.stale = stale
+        self.lon = self.lat = 0.0
+        self.ce = UNKNOWN_ERROR
+        self.callsign = self.extension = None
 
     def _point(self, attrib: dict[str, str]) -> None:
-        row = self.row
-        if row is not None:
+        if self.atom:
             try:
                 lat = float(attrib["lat"])
                 lon = float(attrib["lon"])
@@ -292,19 +328,20 @@ class _GroupHandler:
             else:
                 # inf - inf and nan - nan are nan, which equals nothing: all three are finite.
                 if lat - lat == 0.0 and lon - lon == 0.0 and ce - ce == 0.0:
-                    row[LON] = lon
-                    row[LAT] = lat
-                    row[CE] = ce
+                    self.lat = lat
+                    self.lon = lon
+                    self.ce = ce
                     return
             # The slow path names what is wrong.
             try:
-                row[LAT] = _float(attrib.get("lat"), "point/@lat")
-                row[LON] = _float(attrib.get("lon"), "point/@lon")
-                row[CE] = _float(attrib.get("ce"), "point/@ce", UNKNOWN_ERROR)
+                lat = _float(attrib.get("lat"), "point/@lat")
+                lon = _float(attrib.get("lon"), "point/@lon")
+                ce = _float(attrib.get("ce"), "point/@ce", UNKNOWN_ERROR)
             except CotError as exc:
-                self.atoms.pop()
-                self.row = None
+                self.atom = False
                 self.errors.append(str(exc))
+            else:
+                self.lat, self.lon, self.ce = lat, lon, ce
         elif self.current is not None:
             try:
                 _point(self.current, attrib)
@@ -314,14 +351,13 @@ class _GroupHandler:
                 self.errors.append(str(exc))
 
     def _detail(self, tag: str, attrib: dict[str, str]) -> None:
-        row = self.row
-        if row is not None:
+        if self.atom:
             if tag == "contact":
                 callsign = attrib.get("callsign")
                 if callsign:
-                    row[CALLSIGN] = callsign
+                    self.callsign = callsign
             elif tag == "__deconfliction":
-                row[EXTENSION] = dict(attrib)
+                self.extension = dict(attrib)
         elif self.current is not None:
             if tag == "contact":
                 callsign = attrib.get("callsign")
