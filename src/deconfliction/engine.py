@@ -392,6 +392,20 @@ _NOTHING = np.zeros(0, dtype=np.int64)
 
 _RULE_RANK = {rule: i for i, rule in enumerate(Rule)}
 
+# What orders one rule's events within an evaluation (docs/rules.md): 0 nothing (massing
+# keeps its matching order), 1 the line then the units, 2 the message, 3 the site then
+# the units.
+_KEY_KIND = {
+    rule: 0
+    if rule == Rule.FORCE_MASSING
+    else 1
+    if rule in (Rule.LINE_APPROACH, Rule.ZONE_VIOLATION)
+    else 2
+    if rule in (Rule.HOTLINE_UNACKNOWLEDGED, Rule.NOTIFICATION_CONFLICT)
+    else 3
+    for rule in Rule
+}
+
 
 def _ordered(events: list[AlertEvent], party_rank: dict[str, int]) -> list[AlertEvent]:
     """An evaluation's events by party, rule, then key (docs/rules.md).
@@ -401,18 +415,21 @@ def _ordered(events: list[AlertEvent], party_rank: dict[str, int]) -> list[Alert
     """
     if len(events) < 2:
         return events
+    last = len(party_rank)
+    rank, kinds = _RULE_RANK, _KEY_KIND
 
     def key(e: AlertEvent) -> tuple[int, int, tuple[str, ...]]:
         rule = e.rule
-        if rule == Rule.FORCE_MASSING:
+        kind = kinds[rule]
+        if kind == 0:
             sub: tuple[str, ...] = ()
-        elif rule in (Rule.LINE_APPROACH, Rule.ZONE_VIOLATION):
+        elif kind == 1:
             sub = (e.line or "", *e.units)
-        elif rule in (Rule.HOTLINE_UNACKNOWLEDGED, Rule.NOTIFICATION_CONFLICT):
+        elif kind == 2:
             sub = (e.ref or "",)
         else:
             sub = (e.site or "", *e.units)
-        return (party_rank.get(e.party, len(party_rank)), _RULE_RANK[rule], sub)
+        return (party_rank.get(e.party, last), rank[rule], sub)
 
     return sorted(events, key=key)
 

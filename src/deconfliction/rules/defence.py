@@ -140,15 +140,17 @@ def _recount(ctx: Context) -> None:
     fresh = np.flatnonzero(pic.fresh(ctx.now_us, settings.stale_after_s))
     own = np.zeros(n, dtype=np.int64)
     other = np.zeros(n, dtype=np.int64)
-    if fresh.size:
-        tree = cKDTree(np.column_stack([pic.x[fresh], pic.y[fresh]]), balanced_tree=False)
-        hits = tree.query_ball_point(
-            np.column_stack([sites.x, sites.y]), r=settings.defence_radius_m, return_sorted=False
+    if fresh.size and sites.tree is not None:
+        tree = cKDTree(
+            np.column_stack([pic.x[fresh], pic.y[fresh]]), balanced_tree=False, compact_nodes=False
         )
-        lengths = np.array([len(h) for h in hits], dtype=np.int64)
-        if lengths.sum():
-            member = fresh[np.concatenate([np.asarray(h, dtype=np.int64) for h in hits])]
-            site = np.repeat(np.arange(n), lengths)
+        # (site, unit, distance) records straight from the two trees: no list per site.
+        pairs = sites.tree.sparse_distance_matrix(
+            tree, settings.defence_radius_m, output_type="ndarray"
+        )
+        if pairs.shape[0]:
+            site = pairs["i"].astype(np.int64)
+            member = fresh[pairs["j"]]
             mine = ctx.roster.unit_party[member] == ctx.party_index
             strength = pic.strength[member]
             own = np.bincount(site[mine], weights=strength[mine], minlength=n).astype(np.int64)
