@@ -111,7 +111,18 @@ class Writer:
             for item in group:
                 item.future.set_exception(exc)
             return
-        for item in group:
+        if len(group) == 1:
+            # A lone job needs no savepoint: if it fails, the whole transaction goes.
+            # Every statement hands the interpreter lock back and must queue to take
+            # it again, so two fewer statements are two fewer waits behind the engine.
+            (item,) = group
+            try:
+                results.append((item, True, item.job(connection)))
+            except BaseException as exc:
+                connection.execute("ROLLBACK")
+                item.future.set_exception(exc)
+                return
+        for item in group if len(group) > 1 else ():
             connection.execute("SAVEPOINT job")
             try:
                 value = item.job(connection)
