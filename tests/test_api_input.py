@@ -67,6 +67,12 @@ def count(client: httpx.Client) -> int:
         (orjson.dumps(report(strength=-1)), "body[0].strength", ""),
         (orjson.dumps(report(rating="Z9")), "body[0].rating", ""),
         (orjson.dumps(report(observer="russia")), "body[0].observer", "own picture"),
+        (orjson.dumps(report(id=7)), "body[0].id", "string"),
+        (
+            orjson.dumps([report(id=f"n-{i}") for i in range(20)] + [report(id=21)]),
+            "body[20].id",
+            "string",
+        ),
         (b"[1, 2", "body", "invalid JSON"),
         (b'"a string"', "body", "expected a report"),
         (

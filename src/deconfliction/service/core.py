@@ -219,7 +219,12 @@ class Service(Reads, Incidents):
         principal.require(Role.OPERATOR)
         raw = read_rows(body, content_type, self.limits.max_reports)
         if not raw.registers:
-            batch = column_rows(raw, principal.party)
+            try:
+                batch = column_rows(raw, principal.party)
+            except (TypeError, ValueError):
+                # a value of a type the column checks do not expect (a number for an
+                # id): the model names the field
+                batch = None
             if batch is not None:
                 self._check_columns(principal.party, raw, batch)
                 return self._ingest.submit(batch, [])
