@@ -347,10 +347,14 @@ def test_atoms_become_columns_aligned_row_by_row() -> None:
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(st.integers(min_value=1, max_value=700), min_size=1, max_size=40))
-def test_any_split_of_the_stream_gives_the_same_events(cuts: list[int]) -> None:
+@given(
+    st.lists(st.integers(min_value=1, max_value=700), min_size=1, max_size=40), st.booleans()
+)
+def test_any_split_of_the_stream_gives_the_same_events(
+    cuts: list[int], declarations: bool
+) -> None:
     stream = b"\n".join(event(uid=f"u{i}") for i in range(6))
-    framer = Framer(65536)
+    framer = Framer(65536, declarations=declarations)
     frames: list[bytes] = []
     position = 0
     for cut in cuts:
@@ -358,7 +362,22 @@ def test_any_split_of_the_stream_gives_the_same_events(cuts: list[int]) -> None:
         position += cut
     frames += framer.feed(stream[position:]).xml
     assert [parse_event(f).uid for f in frames] == [f"u{i}" for i in range(6)]
+    assert all(f.startswith(b"<?xml") == declarations for f in frames)
+    assert uids(read_frames(frames, declarations=declarations)) == [f"u{i}" for i in range(6)]
     assert framer.pending == 0
+
+
+def test_a_declaration_in_a_group_costs_only_its_frame_and_is_named() -> None:
+    doctype = b'<!DOCTYPE event [<!ENTITY a "b">]><event uid="x" type="a-h-G">&a;</event>'
+    xxe = (
+        b'<event uid="xxe" type="a-h-G" time="2018-02-07T20:00:00Z"><detail><!DOCTYPE x '
+        b'[<!ENTITY e SYSTEM "file:///etc/passwd">]><contact callsign="&e;"/></detail></event>'
+    )
+    frames = [event(uid="a"), doctype, event(uid="b"), xxe, event(uid="c")]
+    bodies = Framer(65536, declarations=False).feed(b"".join(frames)).xml
+    for read in (read_frames(frames), read_frames(bodies, declarations=False)):
+        assert uids(read) == ["a", "b", "c"]
+        assert read.errors == ["event: DOCTYPE and ENTITY declarations are refused"] * 2
 
 
 def test_the_framer_drops_oversized_events_and_keeps_its_memory_bounded() -> None:

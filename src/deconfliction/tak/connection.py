@@ -43,7 +43,7 @@ class Connection:
         self.writer = writer
         self.party = party
         self.peer = peer
-        self.framer = Framer(self.config.max_event_bytes)
+        self.framer = Framer(self.config.max_event_bytes, declarations=False)
         self.updates: OrderedDict[str, bytes] = OrderedDict()
         self.alerts: deque[bytes] = deque()
         self.dropped_updates = 0
@@ -167,7 +167,7 @@ class Connection:
                     frames.oversized,
                     config.max_event_bytes,
                 )
-            read = read_frames(frames.xml)
+            read = read_frames(frames.xml, declarations=False)
             errors = read.errors
             for payload in frames.proto:
                 try:

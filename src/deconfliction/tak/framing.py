@@ -26,8 +26,11 @@ class Framer:
     `Frames.oversized`) and its remaining bytes skipped up to the next `</event>`.
     """
 
-    def __init__(self, max_bytes: int) -> None:
+    def __init__(self, max_bytes: int, declarations: bool = True) -> None:
         self.max_bytes = max_bytes
+        self.declarations = declarations
+        """Whether an XML frame keeps its `<?xml ...?>` declaration; the gateway's reader
+        has no use for it, and parses the frames of a read as one document."""
         self._buffer = bytearray()
         self._scanned = 0
         self._discarding = False
@@ -39,9 +42,13 @@ class Framer:
         return len(self._buffer)
 
     def feed(self, data: bytes) -> Frames:
-        buf = self._buffer
-        buf += data
         out = Frames()
+        # Between events (the common case of large reads) the read is framed where it
+        # lies, and only its unfinished tail is kept.
+        buf: bytes | bytearray = data
+        if self._buffer:
+            buf = self._buffer
+            buf += data
         size = len(buf)
         # One copy per frame, straight from the buffer; the view is let go before the
         # buffer is trimmed.
@@ -50,12 +57,16 @@ class Framer:
             pos = self._frames(buf, view, size, out)
         finally:
             view.release()
-        del buf[:pos]
+        if buf is self._buffer:
+            del self._buffer[:pos]
+        elif pos < size:
+            self._buffer = bytearray(memoryview(data)[pos:])
         self._scanned = max(0, self._scanned - pos)
         return out
 
-    def _frames(self, buf: bytearray, view: memoryview, size: int, out: Frames) -> int:
+    def _frames(self, buf: bytes | bytearray, view: memoryview, size: int, out: Frames) -> int:
         xml = out.xml
+        declarations = self.declarations
         pos = 0
         while pos < size:
             if self._skip:
@@ -94,11 +105,18 @@ class Framer:
             if stop - pos > self.max_bytes:
                 out.oversized += 1
             else:
-                xml.append(view[pos:stop].tobytes())
+                start = pos
+                if not declarations and buf.startswith(b"<?xml", pos):
+                    close = buf.find(b"?>", pos, end)
+                    if close != -1:
+                        start = close + 2
+                        while start < end and buf[start] in _WHITESPACE:
+                            start += 1
+                xml.append(view[start:stop].tobytes())
             pos = stop
         return pos
 
-    def _proto(self, buf: bytearray, pos: int, out: Frames) -> int:
+    def _proto(self, buf: bytes | bytearray, pos: int, out: Frames) -> int:
         """Consume one protobuf message at `pos`; the same `pos` when it is incomplete."""
         length = 0
         shift = 0

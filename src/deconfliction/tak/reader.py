@@ -25,7 +25,6 @@ from defusedxml.ElementTree import DefusedXMLParser, ParseError
 
 from ..batch import to_us
 from ..ingest.cot import (
-    _FORBIDDEN,
     GROUP,
     UNKNOWN_ERROR,
     CotError,
@@ -101,28 +100,37 @@ class CotRead:
         return len(self.atoms) + len(self.events) + len(self.errors)
 
 
-def read_frames(frames: Sequence[bytes]) -> CotRead:
-    """The events of several frames, each frame one event or one error message."""
+def read_frames(frames: Sequence[bytes], declarations: bool = True) -> CotRead:
+    """The events of several frames, each frame one event or one error message.
+
+    `declarations`: whether frames may start with an XML declaration (a framer that
+    drops them spares this a pass over the frames).
+    """
     read = CotRead()
     atoms, events, errors = read.atoms, read.events, read.errors
     for start in range(0, len(frames), GROUP):
         group = frames[start : start + GROUP]
-        bodies = [
-            frame[frame.find(b"?>") + 2 :].lstrip() if frame.startswith(b"<?xml") else frame
-            for frame in group
-        ]
-        document = b"<cot>" + b"".join(bodies) + b"</cot>"
+        bodies = (
+            [
+                frame[frame.find(b"?>") + 2 :].lstrip() if frame.startswith(b"<?xml") else frame
+                for frame in group
+            ]
+            if declarations
+            else group
+        )
         marks = (len(atoms), len(events), len(errors))
-        if not _FORBIDDEN.search(document):
-            handler = _GroupHandler(read)
-            if (
-                handler.parse(document)
-                and len(read) - sum(marks) == len(group)
-                # Each event must begin exactly where its frame does: frames that only
-                # make events together (one cut short, the next holding two) do not pass.
-                and handler.starts == list(accumulate(map(len, bodies[:-1]), initial=5))
-            ):
-                continue
+        # A DOCTYPE or ENTITY declaration anywhere in the document is refused by the
+        # parser (and past the document's start, is not even XML): its group is read
+        # again frame by frame, where the frame's own check names it.
+        handler = _GroupHandler(read)
+        if (
+            handler.parse(b"<cot>" + b"".join(bodies) + b"</cot>")
+            and len(read) - sum(marks) == len(group)
+            # Each event must begin exactly where its frame does: frames that only
+            # make events together (one cut short, the next holding two) do not pass.
+            and handler.starts == list(accumulate(map(len, bodies[:-1]), initial=5))
+        ):
+            continue
         # A frame that is not exactly one well-formed event spoils its group's document;
         # read one by one, it costs only itself.
         del atoms[marks[0] :]
