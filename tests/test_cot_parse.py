@@ -347,12 +347,8 @@ def test_atoms_become_columns_aligned_row_by_row() -> None:
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    st.lists(st.integers(min_value=1, max_value=700), min_size=1, max_size=40), st.booleans()
-)
-def test_any_split_of_the_stream_gives_the_same_events(
-    cuts: list[int], declarations: bool
-) -> None:
+@given(st.lists(st.integers(min_value=1, max_value=700), min_size=1, max_size=40), st.booleans())
+def test_any_split_of_the_stream_gives_the_same_events(cuts: list[int], declarations: bool) -> None:
     stream = b"\n".join(event(uid=f"u{i}") for i in range(6))
     framer = Framer(65536, declarations=declarations)
     frames: list[bytes] = []
