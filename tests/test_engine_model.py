@@ -57,3 +57,39 @@ def test_times_are_aware_and_in_range() -> None:
 def test_times_print_as_rfc3339_utc(value: datetime, text: str) -> None:
     assert format_time(value) == text
     assert Report(unit="u", lon=0, lat=0, time=value).model_dump(mode="json")["time"] == text
+
+
+def test_a_roster_registered_at_once_matches_one_registered_unit_by_unit() -> None:
+    """Registering a whole catalogue in one call (the engine's start) gives the same roster
+    as one unit at a time: a unit listed twice keeps its last entry, and an equipment name
+    first seen late widens every row."""
+    import numpy as np
+
+    from deconfliction.model import Actor, Party, Settings
+    from deconfliction.picture import Roster
+
+    parties = [Party(id="blue", name="Blue"), Party(id="red", name="Red")]
+    actors = [
+        Actor(id="blue-army", name="Blue army", party="blue"),
+        Actor(id="militia", name="Militia", party=None),
+    ]
+    units = [
+        Unit(
+            id="u1", name="One", actor="blue-army", kind="armor", strength=40, equipment={"tank": 4}
+        ),
+        Unit(id="u2", name="Two", actor="militia", kind="infantry", strength=25),
+        Unit(id="u1", name="One again", actor="militia", kind="mortar", strength=30),
+        Unit(id="u3", name="Three", actor="blue-army", strength=10, equipment={"technical": 6}),
+    ]
+    one_by_one = Roster(parties, actors, Settings())
+    for unit in units:
+        one_by_one.add_unit(unit)
+    at_once = Roster(parties, actors, Settings())
+    at_once.add_units(units)
+    assert at_once.unit_index == one_by_one.unit_index == {"u1": 0, "u2": 1, "u3": 2}
+    assert [u.name for u in at_once.units] == ["One again", "Two", "Three"]
+    assert at_once.equipment_names == one_by_one.equipment_names
+    for name in ("unit_party", "unit_bloc", "unit_actor", "kind_reach", "base_strength"):
+        np.testing.assert_array_equal(getattr(at_once, name), getattr(one_by_one, name))
+    np.testing.assert_array_equal(at_once.base_equipment, one_by_one.base_equipment)
+    assert at_once.base_equipment[2, at_once.equipment_index["technical"]] == 6

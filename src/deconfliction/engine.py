@@ -61,7 +61,7 @@ class Engine:
         self.roster = Roster(self.parties, list(actors), self.settings)
         for unit in units:
             self._check_unit(unit)
-            self.roster.add_unit(unit)
+        self.roster.add_units(units)
         for line in lines:
             self._check_line(line)
             self.lines[line.id] = line

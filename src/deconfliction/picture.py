@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,6 +48,7 @@ class Roster:
         self.unit_bloc = np.zeros(0, dtype=np.int64)
         self.unit_actor = np.zeros(0, dtype=np.int64)
         self.actor_order: list[str] = []
+        self._actor_rank: dict[str, int] = {}
         self.kind_reach = np.zeros(0, dtype=np.float64)
         self.base_strength = np.zeros(0, dtype=np.int64)
         self.base_equipment = np.zeros((0, len(self.equipment_names)), dtype=np.int64)
@@ -59,6 +61,7 @@ class Roster:
 
     def add_actor(self, actor: Actor) -> None:
         if actor.id not in self.actors:
+            self._actor_rank[actor.id] = len(self.actor_order)
             self.actor_order.append(actor.id)
         self.actors[actor.id] = actor
         if actor.party is None and f"actor:{actor.id}" not in self.blocs:
@@ -93,6 +96,65 @@ class Roster:
 
     def add_unit(self, unit: Unit) -> int:
         """Register a unit (or replace its catalogue entry); returns its index."""
+        party, bloc, actor, reach, row = self._entry(unit)
+        index = self.unit_index.get(unit.id)
+        if index is None:
+            index = len(self.units)
+            self.units.append(unit)
+            self.unit_index[unit.id] = index
+            self.unit_party = np.append(self.unit_party, party)
+            self.unit_bloc = np.append(self.unit_bloc, bloc)
+            self.unit_actor = np.append(self.unit_actor, actor)
+            self.kind_reach = np.append(self.kind_reach, reach)
+            self.base_strength = np.append(self.base_strength, unit.strength)
+            self.base_equipment = np.vstack([self.base_equipment, row[None, :]])
+        else:
+            self.units[index] = unit
+            self.unit_party[index] = party
+            self.unit_bloc[index] = bloc
+            self.unit_actor[index] = actor
+            self.kind_reach[index] = reach
+            self.base_strength[index] = unit.strength
+            self.base_equipment[index] = row
+        return index
+
+    def add_units(self, units: Sequence[Unit]) -> None:
+        """Register many units at once: one copy of each array, not one per unit."""
+        fresh: list[Unit] = []
+        entries: list[tuple[int, int, int, float, NDArray[np.int64]]] = []
+        first = len(self.units)
+        for unit in units:
+            index = self.unit_index.get(unit.id)
+            if index is None:
+                self.unit_index[unit.id] = first + len(fresh)
+                fresh.append(unit)
+                entries.append(self._entry(unit))
+            elif index >= first:
+                # Listed twice in this call: the later entry stands, in the first place.
+                fresh[index - first] = unit
+                entries[index - first] = self._entry(unit)
+            else:
+                self.add_unit(unit)
+        if not fresh:
+            return
+        self.units.extend(fresh)
+        width = len(self.equipment_names)
+        rows = np.zeros((len(fresh), width), dtype=np.int64)
+        for i, entry in enumerate(entries):
+            rows[i, : entry[4].shape[0]] = entry[4]
+        if self.base_equipment.shape[1] < width:
+            self.base_equipment = np.pad(
+                self.base_equipment, ((0, 0), (0, width - self.base_equipment.shape[1]))
+            )
+        self.unit_party = np.concatenate([self.unit_party, [e[0] for e in entries]])
+        self.unit_bloc = np.concatenate([self.unit_bloc, [e[1] for e in entries]])
+        self.unit_actor = np.concatenate([self.unit_actor, [e[2] for e in entries]])
+        self.kind_reach = np.concatenate([self.kind_reach, [e[3] for e in entries]])
+        self.base_strength = np.concatenate([self.base_strength, [u.strength for u in fresh]])
+        self.base_equipment = np.vstack([self.base_equipment, rows])
+
+    def _entry(self, unit: Unit) -> tuple[int, int, int, float, NDArray[np.int64]]:
+        """A unit's party, bloc, actor, kind reach and catalogue equipment row."""
         actor = self.actors[unit.actor]
         columns = [self.equipment_column(name) for name in unit.equipment]
         row = np.zeros(len(self.equipment_names), dtype=np.int64)
@@ -100,26 +162,7 @@ class Roster:
             row[column] = count
         party = NO_PARTY if actor.party is None else self.party_index[actor.party]
         reach = self.settings.weapon_ranges_m.get(unit.kind.value, 0.0)
-        index = self.unit_index.get(unit.id)
-        if index is None:
-            index = len(self.units)
-            self.units.append(unit)
-            self.unit_index[unit.id] = index
-            self.unit_party = np.append(self.unit_party, party)
-            self.unit_bloc = np.append(self.unit_bloc, self.bloc_of(actor))
-            self.unit_actor = np.append(self.unit_actor, self.actor_order.index(actor.id))
-            self.kind_reach = np.append(self.kind_reach, reach)
-            self.base_strength = np.append(self.base_strength, unit.strength)
-            self.base_equipment = np.vstack([self.base_equipment, row[None, :]])
-        else:
-            self.units[index] = unit
-            self.unit_party[index] = party
-            self.unit_bloc[index] = self.bloc_of(actor)
-            self.unit_actor[index] = self.actor_order.index(actor.id)
-            self.kind_reach[index] = reach
-            self.base_strength[index] = unit.strength
-            self.base_equipment[index] = row
-        return index
+        return party, self.bloc_of(actor), self._actor_rank[actor.id], reach, row
 
     def actor_ids(self, units: IntArray) -> list[str]:
         """The distinct actors of some units, sorted."""
