@@ -12,7 +12,7 @@ from deconfliction.engine import Engine
 from deconfliction.model import Settings
 from oracle_support import Journal, assert_same, tangle
 from scalar import ScalarEngine
-from workload import small
+from workload import Workload, small
 
 
 def _singles(batch: ReportBatch) -> list[ReportBatch]:
@@ -20,8 +20,8 @@ def _singles(batch: ReportBatch) -> list[ReportBatch]:
     return [ordered.take(slice(i, i + 1)) for i in range(len(ordered))]
 
 
-def test_single_reports_match_the_reference_on_a_workload() -> None:
-    w = small(seed=3, reports=1500, units=150, sites=10, batch_size=100, spread=True)
+def _one_at_a_time(w: Workload) -> tuple[Journal, Journal]:
+    """The engine's and the reference's events, each fed the workload one report at a time."""
     engine = Engine(w.parties, w.actors, w.lines, w.sites, w.units, w.settings)
     reference = ScalarEngine(w.parties, w.actors, w.lines, w.sites, w.units, w.settings)
     got, want = Journal(), Journal()
@@ -29,6 +29,12 @@ def test_single_reports_match_the_reference_on_a_workload() -> None:
         for one in _singles(chunk):
             got.record(engine.ingest(one))
             want.record(reference.ingest(one))
+    return got, want
+
+
+def test_single_reports_match_the_reference_on_a_workload() -> None:
+    w = small(seed=3, reports=1500, units=150, sites=10, batch_size=100, spread=True)
+    got, want = _one_at_a_time(w)
     assert len(want.entries) > 50
     assert_same(got, want)
 
@@ -48,13 +54,7 @@ def test_single_reports_match_the_reference_on_garrisons_that_come_and_go() -> N
         redeployments=6,
         settings=settings,
     )
-    engine = Engine(w.parties, w.actors, w.lines, w.sites, w.units, w.settings)
-    reference = ScalarEngine(w.parties, w.actors, w.lines, w.sites, w.units, w.settings)
-    got, want = Journal(), Journal()
-    for chunk in w.batches:
-        for one in _singles(chunk):
-            got.record(engine.ingest(one))
-            want.record(reference.ingest(one))
+    got, want = _one_at_a_time(w)
     defence = {(e[2], e[1]) for e in want.entries if e[2].startswith("defence.")}
     assert {("defence.weakened", "open"), ("defence.weakened", "resolved")} <= defence
     assert {("defence.outnumbered", "updated"), ("defence.outnumbered", "resolved")} <= defence
