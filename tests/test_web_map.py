@@ -390,3 +390,40 @@ def test_a_notification_area_drawn_on_the_map_reaches_the_other_desk_with_its_co
     finally:
         for c in contexts:
             c.close()
+
+
+def test_the_stream_starts_where_the_alert_list_was_read(server: DemoServer, context: Any) -> None:
+    """The page loads its alerts, then opens `/events` at the position that list was read
+    at: the party's history is not sent again, and a new alert still arrives."""
+    watched = Watched(context)
+    page = watched.page
+    positions: list[str] = []
+    starts: list[str | None] = []
+    page.on(
+        "response",
+        lambda r: "/api/v1/alerts?" in r.url and positions.append(r.headers["x-last-event-id"]),
+    )
+    page.on(
+        "request",
+        lambda r: (
+            r.url.endswith("/api/v1/events") and starts.append(r.headers.get("last-event-id"))
+        ),
+    )
+    sign_in(page, server, "coalition")
+    wait_for(page, "() => window.cop.streamUp", 15, "the live stream")
+    assert positions and starts
+    start = positions[0]
+    assert starts[0] == start
+    alerts_at, _, hotline_at = start.partition(".")
+    assert int(alerts_at) > 0, "the demo's replay has given the coalition alert events"
+    unit_id = post_intruder(server, TAKEN)
+    page.wait_for_selector(
+        f"#alerts li[data-rule='zone.violation'][data-units~='{unit_id}']", timeout=15000
+    )
+    received = cop(page, "streamIds")
+    assert received
+    for event_id in received:
+        alerts, _, hotline = event_id.partition(".")
+        newer = int(alerts) > int(alerts_at) or int(hotline or 0) > int(hotline_at or 0)
+        assert newer, f"event {event_id} is history from before {start}"
+    assert watched.errors == []

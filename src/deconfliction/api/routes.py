@@ -35,7 +35,7 @@ from ..service.views import (
     UnitFeature,
 )
 from .fastpath import INLINE_BODY as _INLINE_BODY
-from .stream import HotlineFeed, alert_events, parse_stream_cursor
+from .stream import HotlineFeed, alert_events, parse_stream_cursor, stream_cursor
 
 _bearer = HTTPBearer(auto_error=False, description="a token from `deconfliction token create`")
 
@@ -182,8 +182,31 @@ def build_router(service: Service) -> APIRouter:
         """The unit's reports in the caller's picture as a LineString, in time order."""
         return service.track(caller, unit_id, since, until)
 
-    @router.get("/alerts", response_model=AlertPageView, responses=READ, tags=["alerts"])
+    def stream_position(request: Request, caller: Principal) -> str:
+        """The `/events` id of the caller's latest alert event and hotline event."""
+        feed: Callable[[], HotlineFeed] | None = getattr(request.app.state, "hotline_feed", None)
+        hotline = feed()(caller.party, 0) if feed is not None else ()
+        return stream_cursor(service.last_event_seq(caller), hotline[-1].seq if hotline else 0)
+
+    @router.get(
+        "/alerts",
+        response_model=AlertPageView,
+        responses={
+            200: {
+                "headers": {
+                    "X-Last-Event-ID": {
+                        "description": "Where `/events` stood when the page was read",
+                        "schema": {"type": "string"},
+                    }
+                }
+            },
+            **READ,
+        },
+        tags=["alerts"],
+    )
     def alerts(
+        request: Request,
+        response: Response,
         caller: Caller,
         state: AlertState | None = None,
         rule: Rule | None = None,
@@ -193,8 +216,17 @@ def build_router(service: Service) -> APIRouter:
         limit: Limit = 100,
         at: Time = None,
     ) -> Any:
-        """The caller's alerts in the order they opened, a page at a time."""
-        return service.alert_page(caller, state, rule, severity, since, cursor, limit, at)
+        """The caller's alerts in the order they opened, a page at a time.
+
+        `X-Last-Event-ID` says where `/events` stood just before the page was read: a
+        client that sends it as `Last-Event-ID` receives only what happened since.
+        """
+        # Read first: an event that lands between the two reads is sent again by the
+        # stream, never missed.
+        position = stream_position(request, caller)
+        page = service.alert_page(caller, state, rule, severity, since, cursor, limit, at)
+        response.headers["X-Last-Event-ID"] = position
+        return page
 
     @router.get("/alerts/{alert_id}", response_model=AlertDetail, responses=ONE, tags=["alerts"])
     def alert(caller: Caller, alert_id: PathId) -> Any:

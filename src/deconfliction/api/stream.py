@@ -97,7 +97,8 @@ def parse_stream_cursor(value: str | None) -> tuple[int, int]:
     return parse_last_event_id(alerts), parse_last_event_id(hotline)
 
 
-def _cursor(alerts: int, hotline: int) -> str:
+def stream_cursor(alerts: int, hotline: int) -> str:
+    """The `/events` id after alert event `alerts` and hotline event `hotline`."""
     return f"{alerts}.{hotline}" if hotline else str(alerts)
 
 
@@ -131,14 +132,15 @@ async def alert_events(
             for stored in events:
                 data = stored.event.model_dump_json()
                 last = stored.seq
-                chunks.append(
-                    f"id: {_cursor(last, last_h)}\nevent: {stored.event.event}\ndata: {data}\n\n"
-                )
+                cursor = stream_cursor(last, last_h)
+                chunks.append(f"id: {cursor}\nevent: {stored.event.event}\ndata: {data}\n\n")
             items = hotline(principal.party, last_h) if hotline is not None else ()
             for item in items:
                 last_h = item.seq
                 data = orjson.dumps(item.data).decode()
-                chunks.append(f"id: {_cursor(last, last_h)}\nevent: {item.event}\ndata: {data}\n\n")
+                chunks.append(
+                    f"id: {stream_cursor(last, last_h)}\nevent: {item.event}\ndata: {data}\n\n"
+                )
             if chunks:
                 yield "".join(chunks).encode()
             if len(events) == _PAGE:

@@ -351,6 +351,10 @@ class Reads:
     def events_since(self, principal: Principal, seq: int, limit: int = 500) -> list[StoredEvent]:
         return self.store.events_since(principal.party, seq, limit)
 
+    def last_event_seq(self, principal: Principal) -> int:
+        """Where the caller's alert events stand now: a stream from here sends only news."""
+        return self.store.last_event_seq(principal.party)
+
     # the agreement and incidents -------------------------------------------------------
 
     def party_lines(self, principal: Principal) -> list[Line]:

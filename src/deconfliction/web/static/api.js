@@ -34,7 +34,7 @@ function query(params) {
   return text ? `?${text}` : "";
 }
 
-export async function call(method, path, { params, body, token, auth = true } = {}) {
+export async function call(method, path, { params, body, token, auth = true, onHeaders } = {}) {
   const headers = { Accept: "application/json" };
   const bearer = token || storedToken();
   if (auth && bearer) headers.Authorization = `Bearer ${bearer}`;
@@ -44,6 +44,7 @@ export async function call(method, path, { params, body, token, auth = true } = 
     payload = JSON.stringify(body);
   }
   const response = await fetch(`${BASE}${path}${query(params)}`, { method, headers, body: payload });
+  if (onHeaders) onHeaders(response.headers);
   const text = await response.text();
   let data = null;
   if (text) {
@@ -64,11 +65,11 @@ export const get = (path, params, opts = {}) => call("GET", path, { ...opts, par
 export const post = (path, body, opts = {}) => call("POST", path, { ...opts, body });
 
 /** A list answer may be a bare array or a page `{items, next}`; follow pages up to `limit`. */
-export async function getAll(path, params = {}, limit = 20000) {
+export async function getAll(path, params = {}, limit = 20000, opts = {}) {
   const items = [];
   let cursor = null;
   for (let page = 0; page < 200 && items.length < limit; page++) {
-    const data = await get(path, cursor ? { ...params, cursor } : params);
+    const data = await get(path, cursor ? { ...params, cursor } : params, opts);
     if (Array.isArray(data)) return data;
     if (data && Array.isArray(data.items)) items.push(...data.items);
     else if (data && Array.isArray(data.features)) return data.features;
@@ -78,9 +79,12 @@ export async function getAll(path, params = {}, limit = 20000) {
   return items;
 }
 
-/** Read `/events` forever, resuming with Last-Event-ID; `onState` gets "up"/"down". */
-export function streamEvents(onEvent, onState, signal, path = "/events") {
-  let lastId = null;
+/**
+ * Read `/events` forever, resuming with Last-Event-ID; `onState` gets "up"/"down".
+ * `startId` (the `X-Last-Event-ID` of a list just loaded) skips what that list holds.
+ */
+export function streamEvents(onEvent, onState, signal, path = "/events", startId = null) {
+  let lastId = startId;
   const run = async () => {
     while (!signal.aborted) {
       try {

@@ -122,7 +122,13 @@ async function loadAlerts() {
   const params = { limit: 1000 };
   if (!withResolved) params.state = "open";
   if (state.at) params.at = new Date(state.at).toISOString();
-  const alerts = await getAll("/alerts", params);
+  // Where the stream stood as the first page was read: the stream starts there.
+  let position = null;
+  const seen = (headers) => {
+    if (position === null) position = headers.get("X-Last-Event-ID");
+  };
+  const alerts = await getAll("/alerts", params, 20000, { onHeaders: seen });
+  if (!state.at) state.streamStart = position;
   state.alerts.clear();
   for (const alert of alerts) state.alerts.set(alert.id, alert);
   renderAlerts();
@@ -211,7 +217,7 @@ async function start() {
   state.loadedClock = state.clock;
   buildLayerPanel();
   streamAbort = new AbortController();
-  streamEvents(onEvent, onStreamState, streamAbort.signal);
+  streamEvents(onEvent, onStreamState, streamAbort.signal, "/events", state.streamStart);
   if (offers("/hotline/events")) {
     streamEvents(onHotlineEvent, () => {}, streamAbort.signal, "/hotline/events");
   }
@@ -256,6 +262,8 @@ function onEvent(message) {
   const data = message.data;
   const kind = message.event !== "message" ? message.event : (data && data.event) || "message";
   cop.lastEvent = { kind, id: message.id };
+  cop.streamIds.push(message.id);
+  if (cop.streamIds.length > 500) cop.streamIds.shift();
   if (kind.startsWith("hotline") || (data && data.kind && data.sender)) {
     loadHotline();
     return;
@@ -268,9 +276,10 @@ function onEvent(message) {
     syncTimeline();
     return; // looking at the past: the live event waits until the officer goes live
   }
-  // A fresh stream replays the party's past events first. Those up to the clock at which
-  // the alerts were loaded are history: merged quietly (the loaded state wins where it is
-  // newer), never flashed as new.
+  // The stream starts where the alert list was read, but an event that landed between the
+  // two reads, or a reconnect without that position, sends past events again. Those up to
+  // the clock at which the alerts were loaded are history: merged quietly (the loaded
+  // state wins where it is newer), never flashed as new.
   const known = state.alerts.get(data.id);
   const knownTime = known ? Date.parse(known.updated || known.time) : -Infinity;
   if (known && t < knownTime) return;

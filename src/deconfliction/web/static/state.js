@@ -22,11 +22,13 @@ export const state = {
   identityOverrides: {},
   paths: new Set(),
   loadedClock: null,
+  streamStart: null,
   liveClock: true,
 };
 
 export const cop = {
   ready: false,
+  streamIds: [],
   party: null,
   units: 0,
   unitIds: [],
