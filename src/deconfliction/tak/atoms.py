@@ -109,17 +109,27 @@ class AtomColumns:
         n = len(rows)
         if not n:
             return []
-        uids, types, times, stales, lons, lats, ces, callsigns, extensions = zip(*rows, strict=True)
+        uids, types, times, stales, lons, lats, ces, callsigns, extensions = (
+            list(column) for column in zip(*rows, strict=True)
+        )
         refused = _refused(lons, lats, stales)
         actors = self.actors
-        by_type = {t: (unit_kind(t), actors.get(affiliation(t))) for t in set(types)}
-        kind = [by_type[t][0] for t in types]
-        actor = [by_type[t][1] for t in types]
+        distinct = set(types)
+        kind_of = {t: unit_kind(t) for t in distinct}
+        actor_of = {t: actors.get(affiliation(t)) for t in distinct}
+        kind = list(map(kind_of.__getitem__, types))
+        actor = list(map(actor_of.__getitem__, types))
         unit = list(map(unit_id, uids))
-        name = [(callsign or uid)[:200] for callsign, uid in zip(callsigns, uids, strict=True)]
-        source = list(map(_tak_source, ces))
+        name = callsigns
+        if None in name:
+            name = [callsign or uid for callsign, uid in zip(callsigns, uids, strict=True)]
+        if max(map(len, name)) > 200:
+            name = [text[:200] for text in name]
         prefix = f"cot:{self.observer}:"
-        report_id = [f"{prefix}{u}:{t}"[:128] for u, t in zip(unit, times, strict=True)]
+        report_id = [f"{prefix}{u}:{t}" for u, t in zip(unit, times, strict=True)]
+        if max(map(len, report_id)) > 128:
+            report_id = [text[:128] for text in report_id]
+        source = list(map(_tak_source, ces))
         strength = [-1] * n
         rating: list[str | None] = [None] * n
         equipment: list[dict[str, int] | None] | None = None
@@ -143,9 +153,9 @@ class AtomColumns:
                 report_id[i] = (extension.get("id") or report_id[i])[:128]
         columns: list[list[Any]] = [
             unit,
-            list(times),
-            list(lons),
-            list(lats),
+            times,
+            lons,
+            lats,
             actor,
             kind,
             name,

@@ -301,7 +301,15 @@ class _GroupHandler:
                             self.errors.append(str(exc))
                             return
                     stale = stale_time <= time
-                self._begin(uid, cot_type, second + time.microsecond, stale)
+                # _begin, inline: this runs for every atom
+                self.atom = True
+                self.uid = uid
+                self.type = cot_type
+                self.time_us = second + time.microsecond
+                self.stale = stale
+                self.lon = self.lat = 0.0
+                self.ce = UNKNOWN_ERROR
+                self.callsign = self.extension = None
                 return
         try:
             event = _event_head("event", attrib)
