@@ -1,7 +1,9 @@
 """TAK gateway benchmarks. Prints `name value unit` lines:
 
   cot.ingest.throughput   CoT events/s over one TCP connection into the service's
-                          pictures (framing, parsing, atoms to reports, ingest)
+                          pictures (framing, parsing, atoms to reports, ingest); the best
+                          of three runs, each into a fresh service, as the ceiling is
+                          the best of three
   cot.parse.ceiling       the same events parsed by the XML library alone (defusedxml,
                           the faster of per event and per group of events; events/s)
   cot.ingest.ratio        the first over the second (target >= 0.5)
@@ -15,12 +17,14 @@
                           element tree, so its parse sits between this and the ceiling
   cot.fanout.latency_p99  ms from an alert to its chat message at each of 100 clients
 
-The sender and the 100 clients run in another process, so that the gateway's event loop
-has a core of its own as it would in a server. `--sink service` ingests through the real
-service and its SQLite store (durable before the next read), `--sink engine` through the
-in-process engine alone. The units are known to the service beforehand, as the devices
-of a running exercise are: the figure is the steady state of position reports, not the
-first sighting of a unit (which the service commits on its own).
+The collector runs with the thresholds every entry point of the command line sets
+(`deconfliction.runtime.tune_collector`); the ceiling is measured in the same process,
+under the same settings. The sender and the 100 clients run in another process, so that
+the gateway's event loop has a core of its own as it would in a server. `--sink service`
+ingests through the real service and its SQLite store (durable before the next read),
+`--sink engine` through the in-process engine alone. The units are known to the service
+beforehand, as the devices of a running exercise are: the figure is the steady state of
+position reports, not the first sighting of a unit (which the service commits on its own).
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ from defusedxml.ElementTree import DefusedXMLParser, fromstring
 from deconfliction.engine import Engine
 from deconfliction.ingest import cot
 from deconfliction.model import Actor, AlertEvent, Line, Party, Settings, Site, Unit
+from deconfliction.runtime import tune_collector
 from deconfliction.tak import CotConfig, CotGateway, PictureSink, outbound
 
 PARTIES = [Party(id="coalition", name="Coalition"), Party(id="russia", name="Russia")]
@@ -311,12 +316,18 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=100)
     parser.add_argument("--alerts", type=int, default=50)
     parser.add_argument("--sink", choices=("service", "engine"), default="service")
+    parser.add_argument("--runs", type=int, default=3, help="ingest runs; the best is kept")
     args = parser.parse_args()
+    tune_collector()  # as the command line, `deconfliction serve` included, does
     frames = events(args.events, args.units)
-    with tempfile.TemporaryDirectory() as directory:
-        throughput, cpu_rate = asyncio.run(
-            ingest_throughput(args.sink, frames, Path(directory), known_units(args.units))
-        )
+    throughput = cpu_rate = 0.0
+    for _ in range(args.runs):
+        # A fresh service and store each run: every run stores all the events.
+        with tempfile.TemporaryDirectory() as directory:
+            wall, cpu = asyncio.run(
+                ingest_throughput(args.sink, frames, Path(directory), known_units(args.units))
+            )
+        throughput, cpu_rate = max(throughput, wall), max(cpu_rate, cpu)
     ceiling, ceiling_cpu = parse_ceiling(frames)
     floor = parse_floor(frames)
     latency = asyncio.run(fanout_latency(args.clients, args.alerts))
