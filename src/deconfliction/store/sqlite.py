@@ -26,6 +26,7 @@ from .base import (
     LoggedBatch,
     StoredEvent,
 )
+from .checkpoints import Checkpoints
 from .migrations import migrate
 from .records import RecordQueries
 from .reference import ReferenceQueries
@@ -49,8 +50,8 @@ and a cache that holds the index's hot pages saves a read for most of them."""
 
 READER_CACHE_KIB = 8 * 1024
 WAL_CHECKPOINT_PAGES = 16384
-"""Pages the WAL may hold before a commit copies them back: a hot index page written by
-many commits is copied once."""
+"""Pages the WAL may hold before they are copied back (by the checkpoint thread, see
+checkpoints.py): a hot index page written by many commits is copied once."""
 
 MMAP_BYTES = 256 * 1024 * 1024
 
@@ -70,10 +71,14 @@ def connect(
     return connection
 
 
-def writer_connection(path: str | Path, synchronous: Synchronous = "full") -> sqlite3.Connection:
+def writer_connection(
+    path: str | Path,
+    synchronous: Synchronous = "full",
+    checkpoint_pages: int = WAL_CHECKPOINT_PAGES,
+) -> sqlite3.Connection:
     """A connection with the settings of the store's writer."""
     connection = connect(path, synchronous, cache_kib=WRITER_CACHE_KIB)
-    connection.execute(f"PRAGMA wal_autocheckpoint = {WAL_CHECKPOINT_PAGES}")
+    connection.execute(f"PRAGMA wal_autocheckpoint = {checkpoint_pages}")
     return connection
 
 
@@ -112,7 +117,16 @@ class SQLiteStore(AlertQueries, RecordQueries, ReferenceQueries):
             self._next_batch = int(last or 0) + 1
         finally:
             setup.close()
-        self._writer = Writer(self._open_writer, on_rollback=self._load_counters)
+        self._checkpoints = Checkpoints(self.path, self._open, WAL_CHECKPOINT_PAGES)
+        try:
+            self._writer = Writer(
+                self._open_writer,
+                on_rollback=self._load_counters,
+                on_commit=self._checkpoints.committed,
+            )
+        except BaseException:
+            self._checkpoints.close()
+            raise
 
     # connections ---------------------------------------------------------------
 
@@ -120,7 +134,10 @@ class SQLiteStore(AlertQueries, RecordQueries, ReferenceQueries):
         return connect(self.path, self.synchronous)
 
     def _open_writer(self) -> sqlite3.Connection:
-        connection = writer_connection(self.path, self.synchronous)
+        # the checkpoint thread copies the WAL back at the mark; this only bounds it
+        connection = writer_connection(
+            self.path, self.synchronous, checkpoint_pages=4 * WAL_CHECKPOINT_PAGES
+        )
         self._load_counters(connection)
         return connection
 
@@ -143,6 +160,7 @@ class SQLiteStore(AlertQueries, RecordQueries, ReferenceQueries):
 
     def close(self) -> None:
         self._writer.close()
+        self._checkpoints.close()
         with self._lock:
             for connection in self._readers:
                 connection.close()

@@ -39,8 +39,10 @@ class Writer:
         self,
         connect: Callable[[], sqlite3.Connection],
         on_rollback: Callable[[sqlite3.Connection], None] | None = None,
+        on_commit: Callable[[], None] | None = None,
     ) -> None:
         self._on_rollback = on_rollback
+        self._on_commit = on_commit
         self._queue: queue.Queue[_Item | None] = queue.Queue()
         self._ready = threading.Event()
         self._connect = connect
@@ -143,6 +145,8 @@ class Writer:
             for item in group:
                 item.future.set_exception(exc)
             return
+        if self._on_commit is not None:
+            self._on_commit()
         for item, ok, value in results:
             if ok:
                 for after in item.after:
