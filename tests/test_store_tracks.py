@@ -132,3 +132,27 @@ def test_the_track_index_is_not_in_the_file(tmp_path: Path) -> None:
     connection.close()
     assert "reports_track" not in indexes
     assert "reports_time" in indexes
+
+
+def test_the_engine_rebuild_scan_fills_the_index_alongside_track_queries(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "tracks.sqlite"
+    rng = np.random.default_rng(5)
+    with SQLiteStore(path) as store:
+        for k in range(4):
+            store.commit_batch(random_batch(rng, k * 30, 30), [])
+    with SQLiteStore(path) as store:
+        scan = store.report_batches()
+        first = next(scan)
+        assert len(first) == 30
+        # a query in the middle of the scan reads the rest itself
+        check_every_track(store, path)
+        store.commit_batch(random_batch(rng, 500, 30), [])
+        # the scan reads the table as it was when it began
+        assert sum(len(b) for b in scan) == 90
+        assert check_every_track(store, path) > 0
+    with SQLiteStore(path) as store:
+        assert sum(len(b) for b in store.report_batches()) == 150
+        # filled by the scan alone, the index answers as the table does
+        assert check_every_track(store, path) > 0

@@ -347,19 +347,23 @@ class SQLiteStore(AlertQueries, RecordQueries, ReferenceQueries):
     def report_batches_numbered(self) -> Iterator[tuple[int, ReportBatch]]:
         connection = self._open()
         try:
-            cursor = connection.execute(f"SELECT batch, {REPORT_COLUMNS} FROM reports ORDER BY seq")
+            cursor = connection.execute(
+                f"SELECT seq, batch, {REPORT_COLUMNS} FROM reports ORDER BY seq"
+            )
             current: int | None = None
             rows: list[tuple[Any, ...]] = []
             while True:
                 chunk = cursor.fetchmany(10000)
                 if not chunk:
                     break
+                # the whole table passes here: the track index takes it on the way
+                self._tracks.add((r[0], r[3], r[5], r[4]) for r in chunk)
                 for row in chunk:
-                    if row[0] != current and rows:
+                    if row[1] != current and rows:
                         yield int(current or 0), batch_from_rows(rows)
                         rows = []
-                    current = row[0]
-                    rows.append(row[1:])
+                    current = row[1]
+                    rows.append(row[2:])
             if rows:
                 yield int(current or 0), batch_from_rows(rows)
         finally:

@@ -5,8 +5,9 @@ every report: it halved what the writer commits a second. The table itself answe
 a track instead: rows are only ever appended (their `seq` grows, nothing updates or
 deletes them), so an index of (time, seq) per observer and unit, caught up from the
 last seq it has read before each query, is exactly what the table holds. It lives
-only in memory and is read back from the table when a store opens, so a crash loses
-nothing of it, and nothing acknowledged waits for it.
+only in memory and is read back from the table (by the scan that rebuilds the engine
+when a service starts, or by the first track query), so a crash loses nothing of it,
+and nothing acknowledged waits for it.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from array import array
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -44,18 +46,31 @@ class TrackIndex:
                 "SELECT seq, observer, unit, time_us FROM reports WHERE seq > ? ORDER BY seq",
                 (self._last_seq,),
             )
-            tracks = self._tracks
             while True:
                 rows = cursor.fetchmany(_FETCH)
                 if not rows:
                     break
-                for seq, observer, unit, time_us in rows:
-                    track = tracks.get((observer, unit))
-                    if track is None:
-                        track = tracks[(observer, unit)] = _Track()
-                    track.time_us.append(time_us)
-                    track.seq.append(seq)
-                self._last_seq = rows[-1][0]
+                self._add(rows)
+
+    def add(self, rows: Iterable[tuple[int, str, str, int]]) -> None:
+        """(seq, observer, unit, time_us) of rows read in seq order by another scan of
+        the table (the one that rebuilds the engine): rows already held are skipped."""
+        with self._lock:
+            self._add(rows)
+
+    def _add(self, rows: Iterable[tuple[int, str, str, int]]) -> None:
+        tracks = self._tracks
+        last = self._last_seq
+        for seq, observer, unit, time_us in rows:
+            if seq <= last:
+                continue
+            track = tracks.get((observer, unit))
+            if track is None:
+                track = tracks[(observer, unit)] = _Track()
+            track.time_us.append(time_us)
+            track.seq.append(seq)
+            last = seq
+        self._last_seq = last
 
     def seqs(self, observer: str, unit: str, low: int, high: int) -> list[int]:
         """The seq of each report of the unit with low <= time_us <= high, ordered by
