@@ -65,8 +65,6 @@ class Framer:
         return out
 
     def _frames(self, buf: bytes | bytearray, view: memoryview, size: int, out: Frames) -> int:
-        xml = out.xml
-        declarations = self.declarations
         pos = 0
         while pos < size:
             if self._skip:
@@ -101,19 +99,47 @@ class Framer:
                 else:
                     self._scanned = max(pos, size - len(END) + 1)
                 break
+            pos = self._xml_run(buf, view, size, pos, end, out)
+        return pos
+
+    def _xml_run(
+        self,
+        buf: bytes | bytearray,
+        view: memoryview,
+        size: int,
+        pos: int,
+        end: int,
+        out: Frames,
+    ) -> int:
+        """Take the XML frame at `pos` (ending at `end`) and those right after it; returns
+        where the run stops: the end of the buffer, an unfinished frame or a protobuf one."""
+        # A large read holds frame after frame: they are taken here, without going back
+        # through the checks of the rarer states.
+        max_bytes = self.max_bytes
+        strip = not self.declarations
+        find = buf.find
+        xml = out.xml
+        while True:
             stop = end + len(END)
-            if stop - pos > self.max_bytes:
+            if stop - pos > max_bytes:
                 out.oversized += 1
             else:
                 start = pos
-                if not declarations and buf.startswith(b"<?xml", pos):
-                    close = buf.find(b"?>", pos, end)
+                if strip and buf.startswith(b"<?xml", pos):
+                    close = find(b"?>", pos, end)
                     if close != -1:
                         start = close + 2
                         while start < end and buf[start] in _WHITESPACE:
                             start += 1
                 xml.append(view[start:stop].tobytes())
             pos = stop
+            while pos < size and buf[pos] in _WHITESPACE:
+                pos += 1
+            if pos >= size or buf[pos] == PROTO_MAGIC:
+                return pos
+            end = find(END, pos)
+            if end == -1:
+                return pos
         return pos
 
     def _proto(self, buf: bytes | bytearray, pos: int, out: Frames) -> int:
