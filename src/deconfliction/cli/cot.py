@@ -7,12 +7,13 @@ import contextlib
 import ssl
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 
-from ..tak.config import CotConfig, CotConfigError, Listener
-from ..tak.framing import Framer
+if TYPE_CHECKING:
+    from ..tak.config import CotConfig, Listener
 
 app = typer.Typer(
     name="cot",
@@ -74,6 +75,11 @@ def send(
     linger: float = typer.Option(1.0, "--linger", min=0.0, help="Seconds to wait for replies."),
 ) -> None:
     """Replay a file of CoT events (XML, as recorded) to a server."""
+    # The gateway's modules load only for the commands that use them: every other command
+    # starts without them.
+    from ..tak.config import CotConfigError, Listener
+    from ..tak.framing import Framer
+
     try:
         listener = Listener.parse(to)
     except CotConfigError as exc:
@@ -133,6 +139,7 @@ async def _send(
 def gateway_config(urls: list[str], config_file: Path | None) -> CotConfig | None:
     """The TAK gateway's configuration from `serve --cot/--cot-config`; exits 2 naming
     what is wrong."""
+    from ..tak.config import CotConfigError
     from ..tak.serve import load_config
 
     if config_file is not None and not config_file.is_file():
