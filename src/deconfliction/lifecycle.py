@@ -16,9 +16,13 @@ Key = tuple[Hashable, ...]
 M = TypeVar("M", bound=BaseModel)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Finding:
-    """What a rule found for one key: the alert it should show."""
+    """What a rule found for one key: the alert it should show.
+
+    Made by the hundred per evaluation and read once: slots, not a frozen class, whose
+    constructor sets each field through `object.__setattr__`.
+    """
 
     rule: Rule
     party: str
