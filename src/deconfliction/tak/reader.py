@@ -1,5 +1,5 @@
 """The gateway's reading of CoT XML: the frames of one read parsed a group at a time, the
-atoms among them gathered straight into columns, the other events whole.
+atoms among them read straight into rows of plain values, the other events whole.
 
 Each group of frames is wrapped in one `<cot>` document and parsed with defusedxml's
 parser (DTDs, entity declarations and external references refused, as for a single
@@ -43,7 +43,7 @@ _SECONDS_PREFIX = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d")
 _seconds: dict[str, int] = {}
 """Microseconds since the epoch of a UTC time's whole second, by its first 19 characters:
 the reports of a busy stream share their seconds, and the conversion costs more than
-the parse."""
+the parse. Cleared when it holds 4096."""
 _fromisoformat = datetime.fromisoformat
 
 
@@ -403,7 +403,7 @@ def _second(text: str, time: datetime) -> int:
     # The rest of such a text is the second's fraction (truncated to microseconds, never
     # rounded up) or its zone.
     if _SECONDS_PREFIX.fullmatch(key) and text[19:20] in (".", ",", "Z", "+", "-"):
-        if len(_seconds) >= 100_000:
+        if len(_seconds) >= 4096:
             _seconds.clear()
         _seconds[key] = second
     return second
