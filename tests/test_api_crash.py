@@ -96,6 +96,11 @@ def test_sigkill_mid_stream_then_restart(tmp_path: Path) -> None:
                 assert c.post("/reports", content=body(k), headers=headers).status_code == 200
             after_restart = alerts(c, headers)
             health = c.get("/health", headers=headers).json()
+            # tracks come from memory, read back from the file after the kill
+            tracks = [
+                c.get(f"/units/u-{u}/track", headers=headers).json()["properties"]["reports"]
+                for u in (0, 17, UNITS - 1)
+            ]
     finally:
         server.stop()
 
@@ -111,3 +116,5 @@ def test_sigkill_mid_stream_then_restart(tmp_path: Path) -> None:
     assert after_restart == uninterrupted
     assert len(uninterrupted) >= 3
     assert health["store"]["reports"] == UNITS * BATCHES
+    for u, track in zip((0, 17, UNITS - 1), tracks, strict=True):
+        assert track == [f"r-{k}-{u}" for k in range(BATCHES)]
