@@ -17,14 +17,15 @@
                           element tree, so its parse sits between this and the ceiling
   cot.fanout.latency_p99  ms from an alert to its chat message at each of 100 clients
 
-The collector runs with the thresholds every entry point of the command line sets
-(`deconfliction.runtime.tune_collector`); the ceiling is measured in the same process,
-under the same settings. The sender and the 100 clients run in another process, so that
-the gateway's event loop has a core of its own as it would in a server. `--sink service`
-ingests through the real service and its SQLite store (durable before the next read),
-`--sink engine` through the in-process engine alone. The units are known to the service
-beforehand, as the devices of a running exercise are: the figure is the steady state of
-position reports, not the first sighting of a unit (which the service commits on its own).
+The collector keeps Python's default thresholds, for both figures alike (under the
+command line's `deconfliction.runtime.tune_collector` both rise, the ceiling more: its
+element trees are containers). The sender and the 100 clients run in another process,
+so that the gateway's event loop has a core of its own as it would in a server.
+`--sink service` ingests through the real service and its SQLite store (durable before
+the next read), `--sink engine` through the in-process engine alone. The units are known
+to the service beforehand, as the devices of a running exercise are: the figure is the
+steady state of position reports, not the first sighting of a unit (which the service
+commits on its own).
 """
 
 from __future__ import annotations
@@ -47,7 +48,6 @@ from defusedxml.ElementTree import DefusedXMLParser, fromstring
 from deconfliction.engine import Engine
 from deconfliction.ingest import cot
 from deconfliction.model import Actor, AlertEvent, Line, Party, Settings, Site, Unit
-from deconfliction.runtime import tune_collector
 from deconfliction.tak import CotConfig, CotGateway, PictureSink, outbound
 
 PARTIES = [Party(id="coalition", name="Coalition"), Party(id="russia", name="Russia")]
@@ -318,7 +318,6 @@ def main() -> None:
     parser.add_argument("--sink", choices=("service", "engine"), default="service")
     parser.add_argument("--runs", type=int, default=3, help="ingest runs; the best is kept")
     args = parser.parse_args()
-    tune_collector()  # as the command line, `deconfliction serve` included, does
     frames = events(args.events, args.units)
     throughput = cpu_rate = 0.0
     for _ in range(args.runs):
