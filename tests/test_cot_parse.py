@@ -387,6 +387,17 @@ def test_the_framer_drops_oversized_events_and_keeps_its_memory_bounded() -> Non
     assert result.oversized == 1 and [parse_event(f).uid for f in result.xml] == ["small"]
 
 
+@pytest.mark.parametrize("declarations", [True, False])
+def test_one_read_mixing_xml_protobuf_and_oversized_frames(declarations: bool) -> None:
+    big = event(uid="big", detail="<remarks>" + "y" * 2000 + "</remarks>")
+    stream = event(uid="a") + b"\xbf\x03abc" + event(uid="b") + b"\n\n" + big + event(uid="c")
+    framer = Framer(1024, declarations=declarations)
+    frames = framer.feed(stream + event(uid="d")[:40])
+    assert [parse_event(f).uid for f in frames.xml] == ["a", "b", "c"]
+    assert frames.proto == [b"abc"] and frames.oversized == 1 and framer.pending == 40
+    assert [parse_event(f).uid for f in framer.feed(event(uid="d")[40:]).xml] == ["d"]
+
+
 @pytest.mark.skipif(not proto.AVAILABLE, reason="takproto is not installed")
 def test_protobuf_messages_are_framed_and_decoded() -> None:
     xml = event(
