@@ -329,7 +329,8 @@ class Service(Reads, Incidents):
                 for pending in group:
                     self._ingest_group([pending])
                 return
-            future = self.store.submit_batch(merged, events, clock)
+            # `seen` holds the (observer, id) of every row of `merged`
+            future = self.store.submit_batch(merged, events, clock, keys=seen)
 
         def reply(done: Future[tuple[IngestResult, list[StoredEvent]]]) -> None:
             error = done.exception()

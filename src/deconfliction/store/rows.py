@@ -26,9 +26,10 @@ def report_key(
 def with_ids(batch: ReportBatch) -> ReportBatch:
     """The batch with a deterministic id on every row that had none."""
     ids = batch.report_id
-    missing = [i for i in range(len(batch)) if ids[i] is None]
-    if not missing:
+    values = ids.tolist()
+    if None not in values:
         return batch
+    missing = [i for i, rid in enumerate(values) if rid is None]
     filled = ids.copy()
     for i in missing:
         filled[i] = report_key(

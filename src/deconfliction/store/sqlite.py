@@ -221,7 +221,11 @@ class SQLiteStore(AlertQueries, RecordQueries, ReferenceQueries):
         return batch.take(np.asarray(keep, dtype=np.intp))
 
     def submit_batch(
-        self, batch: ReportBatch, events: list[AlertEvent], clock: datetime | None = None
+        self,
+        batch: ReportBatch,
+        events: list[AlertEvent],
+        clock: datetime | None = None,
+        keys: set[tuple[str, str]] | None = None,
     ) -> Future[tuple[IngestResult, list[StoredEvent]]]:
         """Queue the reports and the events they caused for one transaction.
 
@@ -229,10 +233,12 @@ class SQLiteStore(AlertQueries, RecordQueries, ReferenceQueries):
         a rebuilt engine advances to it again at the same point.
 
         Until it commits, the ids count as stored for `new_reports`, so that a report
-        sent twice in quick succession reaches the engine once.
+        sent twice in quick succession reaches the engine once. `keys`, when the caller
+        has them already, are the batch's (observer, id) pairs.
         """
         batch = with_ids(batch)
-        keys = set(report_keys(batch))
+        if keys is None:
+            keys = set(report_keys(batch))
         with self._lock:
             number = self._next_batch
             self._next_batch += 1
