@@ -124,7 +124,7 @@ def read_frames(frames: Sequence[bytes], declarations: bool = True) -> CotRead:
         # again frame by frame, where the frame's own check names it.
         handler = _GroupHandler(read)
         if (
-            handler.parse(b"<cot>" + b"".join(bodies) + b"</cot>")
+            handler.parse(b"".join([b"<cot>", *bodies, b"</cot>"]))
             and len(read) - sum(marks) == len(group)
             # Each event must begin exactly where its frame does: frames that only
             # make events together (one cut short, the next holding two) do not pass.
