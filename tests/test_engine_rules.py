@@ -453,3 +453,23 @@ def test_a_unit_added_after_reports_is_watched_in_batches_and_alone() -> None:
     eng.add_unit(unit("later", "e-army", kind="armor", tank=5))
     together = feed(eng, [report("later", 2.98, 0.5, 20), report("e1", 3.2, 0.5, 20)])
     assert opened(together, "zone.violation")[0].units == ["later"]
+
+
+def test_the_open_alert_count_follows_opens_and_resolutions() -> None:
+    """`/health` counts a party's open alerts from the book's open index, under the engine's
+    lock: the count follows each open and resolve, and resolved alerts do not count."""
+    from workload import small
+
+    w = small(seed=4, reports=2000, units=120, sites=8, batch_size=200)
+    engine = Engine(w.parties, w.actors, w.lines, w.sites, w.units, w.settings)
+    resolved = 0
+    for batch in w.batches:
+        resolved += sum(e.event == "resolved" for e in engine.ingest(batch))
+        for party in w.parties:
+            every = engine.alerts(party.id, open_only=False)
+            still_open = [a for a in every if a.state == "open"]
+            assert engine.alerts(party.id) == still_open
+            assert engine.open_alert_count(party.id) == len(still_open)
+    assert resolved > 0
+    everything = engine.alerts(open_only=False)
+    assert len(everything) > sum(engine.open_alert_count(p.id) for p in w.parties) > 0

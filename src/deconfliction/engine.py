@@ -241,12 +241,18 @@ class Engine:
 
     def alerts(self, party: str | None = None, open_only: bool = True) -> list[Alert]:
         """Alerts in the order they opened; one party's, or everyone's."""
+        # Open alerts are a small part of all the book has held: read them alone when asked.
+        pool = self.book.open.values() if open_only else self.book.by_id.values()
         found = [
             a
-            for a in self.book.by_id.values()
+            for a in pool
             if (party is None or a.party == party) and (not open_only or a.state == AlertState.OPEN)
         ]
         return sorted(found, key=lambda a: int(a.id.removeprefix("a-")))
+
+    def open_alert_count(self, party: str) -> int:
+        """How many of the party's alerts are open, without listing them."""
+        return self.book.open_count(party)
 
     def geometry(self, line: str) -> LineGeometry:
         return self._geometries[line]

@@ -209,6 +209,10 @@ class AlertBook:
             self.on_event(event)
         return event
 
+    def open_count(self, party: str) -> int:
+        """How many of one party's alerts are open."""
+        return sum(1 for alert in self.open.values() if alert.party == party)
+
     def keys(self, rule: Rule, party: str) -> list[Key]:
         """Open keys of one rule in one party's picture, oldest alert first."""
         return list(self._by_rule.get((rule, party), {}))

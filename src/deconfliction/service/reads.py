@@ -124,7 +124,8 @@ class Reads:
         with self.lock:
             clock = self.engine.now
             if principal is not None:
-                engine["open_alerts"] = len(self.engine.alerts(principal.party))
+                # A count from the book's index: the engine's lock is held here.
+                engine["open_alerts"] = self.engine.open_alert_count(principal.party)
         if principal is not None:
             store["reports"] = self.store.report_count(principal.party)
             first_report = self.store.first_report_time(principal.party)
