@@ -189,7 +189,7 @@ class Roster:
 
     def indices(self, ids: NDArray[np.object_]) -> IntArray:
         try:
-            return np.array(list(map(self.unit_index.__getitem__, ids)), dtype=np.int64)
+            return np.fromiter(map(self.unit_index.__getitem__, ids), np.int64, len(ids))
         except KeyError as exc:
             raise UnknownUnitError(str(exc.args[0])) from None
 
