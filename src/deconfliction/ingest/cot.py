@@ -247,7 +247,8 @@ def _event_head(tag: str, attrib: dict[str, str]) -> CotEvent:
     )
 
 
-def _point(event: CotEvent, attrib: dict[str, str]) -> None:
+def read_point(attrib: dict[str, str]) -> tuple[float, float, float]:
+    """A `<point>`'s (lat, lon, ce), all finite; a CotError names the attribute that is not."""
     try:
         lat = float(attrib["lat"])
         lon = float(attrib["lon"])
@@ -257,12 +258,17 @@ def _point(event: CotEvent, attrib: dict[str, str]) -> None:
     else:
         # inf - inf and nan - nan are nan, which equals nothing: all three are finite.
         if lat - lat == 0.0 and lon - lon == 0.0 and ce - ce == 0.0:
-            event.lat, event.lon, event.ce = lat, lon, ce
-            return
+            return lat, lon, ce
     # The slow path names what is wrong.
-    event.lat = _float(attrib.get("lat"), "point/@lat")
-    event.lon = _float(attrib.get("lon"), "point/@lon")
-    event.ce = _float(attrib.get("ce"), "point/@ce", UNKNOWN_ERROR)
+    return (
+        _float(attrib.get("lat"), "point/@lat"),
+        _float(attrib.get("lon"), "point/@lon"),
+        _float(attrib.get("ce"), "point/@ce", UNKNOWN_ERROR),
+    )
+
+
+def _point(event: CotEvent, attrib: dict[str, str]) -> None:
+    event.lat, event.lon, event.ce = read_point(attrib)
 
 
 def _detail_item(event: CotEvent, tag: str, attrib: dict[str, str]) -> None:

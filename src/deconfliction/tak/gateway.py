@@ -208,8 +208,8 @@ class CotGateway:
             log.exception("%s: %d reports not stored", connection.peer, len(columns))
             return
         if result.rejected:
-            for reason in result.rejected[:3]:
-                log.warning("%s: %s", connection.peer, reason)
+            for refusal in result.rejected[:3]:
+                log.warning("%s: %s", connection.peer, refusal)
 
     def _affiliation_actors(self, party: str) -> dict[str, str | None]:
         mapping: dict[str, str | None] = {}

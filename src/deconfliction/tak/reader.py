@@ -30,11 +30,11 @@ from ..ingest.cot import (
     CotError,
     CotEvent,
     _event_head,
-    _float,
     _point,
     is_atom,
     parse_event,
     parse_time,
+    read_point,
 )
 
 _READ = frozenset(("event", "point", "detail", "contact", "__deconfliction", "TakControl"))
@@ -336,28 +336,10 @@ class _GroupHandler:
     def _point(self, attrib: dict[str, str]) -> None:
         if self.atom:
             try:
-                lat = float(attrib["lat"])
-                lon = float(attrib["lon"])
-                ce = float(attrib.get("ce", UNKNOWN_ERROR))
-            except (KeyError, ValueError):
-                pass
-            else:
-                # inf - inf and nan - nan are nan, which equals nothing: all three are finite.
-                if lat - lat == 0.0 and lon - lon == 0.0 and ce - ce == 0.0:
-                    self.lat = lat
-                    self.lon = lon
-                    self.ce = ce
-                    return
-            # The slow path names what is wrong.
-            try:
-                lat = _float(attrib.get("lat"), "point/@lat")
-                lon = _float(attrib.get("lon"), "point/@lon")
-                ce = _float(attrib.get("ce"), "point/@ce", UNKNOWN_ERROR)
+                self.lat, self.lon, self.ce = read_point(attrib)
             except CotError as exc:
                 self.atom = False
                 self.errors.append(str(exc))
-            else:
-                self.lat, self.lon, self.ce = lat, lon, ce
         elif self.current is not None:
             try:
                 _point(self.current, attrib)
