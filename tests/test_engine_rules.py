@@ -8,9 +8,20 @@ import pytest
 
 from deconfliction.batch import ReportBatch
 from deconfliction.engine import Engine, EngineError
-from deconfliction.model import Line, Site
+from deconfliction.model import AlertEvent, Line, Report, Settings, Site
 from deconfliction.picture import UnknownUnitError
-from engine_helpers import T0, engine, feed, meridian_line, of, opened, report, unit
+from engine_helpers import (
+    ACTORS,
+    PARTIES,
+    T0,
+    engine,
+    feed,
+    meridian_line,
+    of,
+    opened,
+    report,
+    unit,
+)
 
 KM_PER_DEG = 111.32  # one degree of longitude at the equator, near enough for margins
 
@@ -473,3 +484,73 @@ def test_the_open_alert_count_follows_opens_and_resolutions() -> None:
     assert resolved > 0
     everything = engine.alerts(open_only=False)
     assert len(everything) > sum(engine.open_alert_count(p.id) for p in w.parties) > 0
+
+
+def _posts_in_pairs() -> list[Site]:
+    """West's posts two at each place (a headquarters and its depot), more of them than
+    the site tree keeps in one leaf."""
+    sites = []
+    for i in range(10):
+        lat = 0.05 + 0.09 * i
+        for kind, priority in (("hq", "high"), ("depot", "low")):
+            sites.append(
+                Site(
+                    id=f"{kind}{i}",
+                    name=f"{kind.title()} {i}",
+                    party="west",
+                    lon=2.6,
+                    lat=lat,
+                    priority=priority,
+                )
+            )
+    return sites
+
+
+def test_a_massing_alert_names_the_same_site_in_a_batch_and_one_report_at_a_time() -> None:
+    sites = _posts_in_pairs()
+    units = [unit(f"e{j}", "e-army", strength=120) for j in range(3)]
+    reports = [
+        Report(time=T0, unit=f"e{j}", lon=2.7 + 0.01 * j, lat=0.05, observer="west")
+        for j in range(3)
+    ]
+
+    def massing_sites(events: list[AlertEvent]) -> list[str | None]:
+        return [e.site for e in events if e.rule.value == "force.massing"]
+
+    batched = Engine(PARTIES, ACTORS, [meridian_line()], sites, units, Settings())
+    in_batch = massing_sites(batched.ingest(ReportBatch.from_reports(reports, "west")))
+    single = Engine(PARTIES, ACTORS, [meridian_line()], sites, units, Settings())
+    one_by_one: list[str | None] = []
+    for one in reports:
+        one_by_one += massing_sites(single.ingest(ReportBatch.from_reports([one], "west")))
+    assert len(in_batch) == 1 and len(one_by_one) == 1
+    # Two posts at one place are equally near: the first listed is named, as before,
+    # whichever path the reports took.
+    assert in_batch == one_by_one == ["hq0"]
+
+
+def test_a_garrison_that_changes_sides_counts_for_its_new_side_at_once() -> None:
+    """A unit re-registered under another party leaves its old side's defence sums and
+    joins the other side's, whether its next report comes alone or in a batch."""
+    site = Site(id="w-hq", name="West HQ", party="west", lon=2.8, lat=0.5, priority="high")
+    others = [unit(f"p{i}", "t-army") for i in range(20)]
+
+    def at(minutes: int) -> Report:
+        return Report(time=T0 + timedelta(minutes=minutes), unit="g1", lon=2.8, lat=0.5)
+
+    for alone in (True, False):
+        engine = Engine(
+            PARTIES,
+            ACTORS,
+            [meridian_line()],
+            [site],
+            [unit("g1", "w-army", strength=300), *others],
+            Settings(),
+        )
+        engine.ingest(ReportBatch.from_reports([at(0)], "west"))
+        engine.add_unit(unit("g1", "e-army", strength=300))
+        later = [at(1)] if alone else [at(1), at(2)]
+        events = engine.ingest(ReportBatch.from_reports(later, "west"))
+        opened = {e.rule.value for e in events if e.event == "open"}
+        assert {"defence.weakened", "defence.outnumbered"} <= opened
+        assert {a.rule.value for a in engine.alerts("west")} >= {"defence.outnumbered"}

@@ -266,10 +266,16 @@ class Engine:
 
     def add_unit(self, unit: Unit) -> None:
         self._check_unit(unit)
+        known = self.roster.unit_index.get(unit.id)
+        party = None if known is None else int(self.roster.unit_party[known])
         index = self.roster.add_unit(unit)
         for picture in self._pictures.values():
             picture.grow()
             picture.reset_catalogue(index)
+        if party is not None and party != int(self.roster.unit_party[index]):
+            # The defence sums hold the unit on its old side: count them afresh.
+            for watch in self._watches.values():
+                watch.own_sum = None
 
     def add_line(self, line: Line) -> list[AlertEvent]:
         """Add or replace a line; alerts it raises on the current pictures are returned."""

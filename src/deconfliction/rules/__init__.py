@@ -38,14 +38,12 @@ class SiteTable:
         out: NDArray[np.float64] = np.hypot(self.x - x, self.y - y)
         return out
 
-    def nearest(
-        self, x: NDArray[np.float64], y: NDArray[np.float64]
-    ) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
-        """Metres from each point to the nearest site (inf when there are none), and which."""
+    def nearest(self, x: NDArray[np.float64], y: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Metres from each point to the nearest site (inf when there are none)."""
         if self.tree is None or not x.shape[0]:
-            return np.full(x.shape[0], np.inf), np.zeros(x.shape[0], dtype=np.int64)
-        distance, index = self.tree.query(np.column_stack([x, y]))
-        return np.asarray(distance, dtype=np.float64), np.asarray(index, dtype=np.int64)
+            return np.full(x.shape[0], np.inf)
+        distance, _ = self.tree.query(np.column_stack([x, y]))
+        return np.asarray(distance, dtype=np.float64)
 
     def within(
         self, x: NDArray[np.float64], y: NDArray[np.float64], radius: NDArray[np.float64]
@@ -77,7 +75,6 @@ class Watch:
     near: NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool))
     site_distance: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
     """Each unit's distance to our nearest site when its flags were last refreshed."""
-    site_index: NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     covers: NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool))
     defence_times: list[int] = field(default_factory=list)
     defence_samples: list[NDArray[np.int64]] = field(default_factory=list)
@@ -109,7 +106,6 @@ class Watch:
         extra = capacity - self.site_distance.shape[0]
         if extra > 0:
             self.site_distance = np.concatenate([self.site_distance, np.full(extra, np.inf)])
-            self.site_index = np.concatenate([self.site_index, np.zeros(extra, dtype=np.int64)])
         self.counted = _grow(self.counted, capacity)
         extra = capacity - self.counted_x.shape[0]
         if extra > 0:

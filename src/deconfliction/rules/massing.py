@@ -68,9 +68,8 @@ def refresh_flags(ctx: Context, units: IntArray) -> None:
         return
     pic, watch, settings = ctx.picture, ctx.watch, ctx.settings
     x, y = pic.x[units], pic.y[units]
-    nearest, which = ctx.sites.nearest(x, y)
+    nearest = ctx.sites.nearest(x, y)
     watch.site_distance[units] = nearest
-    watch.site_index[units] = which
     near = nearest <= settings.massing_near_m
     reach = pic.reach(units)
     # The nearest site is within reach exactly when any site is.
@@ -86,11 +85,7 @@ def refresh_flags(ctx: Context, units: IntArray) -> None:
 def refresh_one(ctx: Context, unit: int, distance: NDArray[np.float64]) -> None:
     """`refresh_flags` for one unit, given its distance to each of our sites."""
     pic, settings = ctx.picture, ctx.settings
-    nearest = float("inf")
-    if distance.shape[0]:
-        which = int(distance.argmin())
-        nearest = float(distance[which])
-        ctx.watch.site_index[unit] = which
+    nearest = float(distance.min()) if distance.shape[0] else float("inf")
     ctx.watch.site_distance[unit] = nearest
     near = nearest <= settings.massing_near_m
     reach = pic.reach_of(unit)
@@ -245,14 +240,26 @@ def _finding(
 
 def _nearest_site(ctx: Context, cluster: Cluster) -> tuple[int, float] | None:
     """Our site nearest the cluster and its distance, if within `massing_near_m`."""
-    if not len(ctx.sites):
+    sites = ctx.sites
+    if not len(sites):
         return None
-    # Each member's nearest site was found when its flags were refreshed.
+    # Each member's nearest site was found when its flags were refreshed; only members at
+    # that least distance (to rounding) can hold the answer. Their exact distances to
+    # every site settle it, ties going to the site listed first, whichever path (the
+    # site tree or one report's distances) found the nearest.
     distance = ctx.watch.site_distance[cluster.units]
-    best = int(np.argmin(distance))
-    if distance[best] > ctx.settings.massing_near_m:
+    low = float(distance.min())
+    limit = ctx.settings.massing_near_m
+    if low > limit * (1.0 + 1e-9) + 1e-6:
         return None
-    return int(ctx.watch.site_index[cluster.units[best]]), float(distance[best])
+    best = cluster.units[distance <= low * (1.0 + 1e-9) + 1e-6]
+    pic = ctx.picture
+    d = np.hypot(pic.x[best][:, None] - sites.x[None, :], pic.y[best][:, None] - sites.y[None, :])
+    closest = d.min(axis=0)
+    site = int(np.argmin(closest))
+    if closest[site] > limit:
+        return None
+    return site, float(closest[site])
 
 
 def _nearest(ctx: Context, cluster: Cluster, site: tuple[int, float] | None) -> str:
