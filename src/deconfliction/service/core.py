@@ -20,7 +20,7 @@ from .auth import Principal, TokenCache, new_token, token_hash
 from .broker import Broker
 from .errors import Conflict, Invalid, NotFound, ServiceError, Unavailable
 from .incidents import Incidents
-from .ingest import IngestQueue, Pending
+from .ingest import IngestQueue, Pending, few_plain_reports
 from .inputs import (
     ParsedReports,
     RawReports,
@@ -218,7 +218,7 @@ class Service(Reads, Incidents):
         the reports are committed. Refused input raises here, before anything is queued."""
         principal.require(Role.OPERATOR)
         raw = read_rows(body, content_type, self.limits.max_reports)
-        if not raw.registers and not _few_plain_reports(raw):
+        if not raw.registers and not few_plain_reports(raw):
             try:
                 batch = column_rows(raw, principal.party)
             except (TypeError, ValueError):
@@ -520,22 +520,6 @@ class Service(Reads, Incidents):
 
     def alerts_query(self, principal: Principal, **filters: object) -> AlertQuery:
         return AlertQuery(party=principal.party, **filters)  # type: ignore[arg-type]
-
-
-MODEL_CHECKED_REPORTS = 8
-"""Bodies of at most this many reports are checked by the report model, not by columns."""
-
-
-def _few_plain_reports(raw: RawReports) -> bool:
-    """Whether the model checks these rows faster than the column checks do.
-
-    The column checks cost tens of microseconds of numpy calls whatever the size, three
-    times what the model takes for one report. Both refuse the same rows naming the
-    same field; only equipment names are explained better by the columns, so rows with
-    equipment keep that path.
-    """
-    rows = raw.rows
-    return len(rows) <= MODEL_CHECKED_REPORTS and not any("equipment" in r for r in rows)
 
 
 def _row_of(field: str) -> int:
