@@ -88,6 +88,7 @@ def create_app(service: Service, web: Path | None = WEB) -> FastAPI:
         app.include_router(hotline.router, prefix="/api/v1")
         # /events carries the hotline's events of the caller's desk too
         app.state.hotline_feed = lambda: hotline.desk_of(app).feed
+        app.state.hotline_position = lambda: hotline.desk_of(app).feed_position
     if web is not None and (web / "index.html").is_file():
         app.mount("/", StaticFiles(directory=web, html=True), name="web")
     # innermost: the body limit and the security headers apply to it as to any route

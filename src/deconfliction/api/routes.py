@@ -184,9 +184,11 @@ def build_router(service: Service) -> APIRouter:
 
     def stream_position(request: Request, caller: Principal) -> str:
         """The `/events` id of the caller's latest alert event and hotline event."""
-        feed: Callable[[], HotlineFeed] | None = getattr(request.app.state, "hotline_feed", None)
-        hotline = feed()(caller.party, 0) if feed is not None else ()
-        return stream_cursor(service.last_event_seq(caller), hotline[-1].seq if hotline else 0)
+        position: Callable[[], Callable[[str], int]] | None = getattr(
+            request.app.state, "hotline_position", None
+        )
+        hotline = position()(caller.party) if position is not None else 0
+        return stream_cursor(service.last_event_seq(caller), hotline)
 
     @router.get(
         "/alerts",

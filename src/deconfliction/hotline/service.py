@@ -302,6 +302,11 @@ class HotlineService:
                 ]
         return b"".join(e.line() for e in entries)
 
+    def feed_position(self, party: str) -> int:
+        """The seq of the party's latest feed event (0 before any)."""
+        with self._feed_lock:
+            return len(self._feed.get(party, ()))
+
     def feed(self, party: str, after: int) -> list[FeedItem]:
         with self._feed_lock:
             items = self._feed.get(party, [])
