@@ -29,6 +29,7 @@ from ..ingest.cot import (
     UNKNOWN_ERROR,
     CotError,
     CotEvent,
+    _detail_item,
     _event_head,
     _point,
     is_atom,
@@ -357,12 +358,8 @@ class _GroupHandler:
             elif tag == "__deconfliction":
                 self.extension = dict(attrib)
         elif self.current is not None:
-            if tag == "contact":
-                callsign = attrib.get("callsign")
-                if callsign:
-                    self.current.callsign = callsign
-            elif tag == "__deconfliction":
-                self.current.extension = dict(attrib)
+            if tag in ("contact", "__deconfliction"):
+                _detail_item(self.current, tag, attrib)
             else:
                 # The protocol negotiation's children are read from here on: rare enough
                 # for every element after it to take the longer way.
