@@ -60,6 +60,8 @@ def test_replay_into_a_file_and_reopen(tmp_path: Path) -> None:
         direct.ingest(batch)
     expected = [essentials(a) for a in direct.alerts(None, open_only=False)]
     assert len(expected) >= 5
+    still_open = [essentials(a) for a in direct.alerts(None)]
+    assert len(still_open) < len(expected)
 
     path = tmp_path / "replay.sqlite"
     with SQLiteStore(path) as store:
@@ -83,6 +85,7 @@ def test_replay_into_a_file_and_reopen(tmp_path: Path) -> None:
     with SQLiteStore(path) as store:
         assert stored_alerts(store) == first
         service = Service(store, live=False)
+        # The rebuilt engine holds the open alerts only: the store keeps the rest.
         rebuilt = [essentials(a) for a in service.engine.alerts(None, open_only=False)]
         # the picture's fast JSON says what its model would
         for party in scenario.parties:
@@ -96,4 +99,4 @@ def test_replay_into_a_file_and_reopen(tmp_path: Path) -> None:
         service.close()
         assert stored_alerts(store) == first
         assert store.report_count() == len(scenario.reports)
-    assert rebuilt == expected
+    assert rebuilt == still_open

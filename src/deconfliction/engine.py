@@ -53,6 +53,7 @@ class Engine:
         clock: Callable[[], datetime] | None = None,
         live: bool = False,
         first_alert: int = 1,
+        keep_resolved: bool = True,
     ) -> None:
         self.settings = settings or Settings()
         self.parties = list(parties)
@@ -68,7 +69,7 @@ class Engine:
         for site in sites:
             self._check_site(site)
             self.sites[site.id] = site
-        self.book = AlertBook(next_number=first_alert)
+        self.book = AlertBook(next_number=first_alert, keep_resolved=keep_resolved)
         self.extensions: list[Extension] = []
         self._clock = clock
         self._live = live

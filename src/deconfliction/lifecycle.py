@@ -79,6 +79,9 @@ class AlertBook:
     by_id: dict[str, Alert] = field(default_factory=dict)
     events: list[AlertEvent] = field(default_factory=list)
     on_event: Callable[[AlertEvent], None] | None = None
+    keep_resolved: bool = True
+    """Whether `by_id` keeps resolved alerts: a service, whose store keeps them, lets
+    them go rather than hold every alert it ever raised in memory."""
     _figures: dict[Key, tuple[object, ...]] = field(default_factory=dict)
     _by_rule: dict[tuple[Rule, str], dict[Key, None]] = field(default_factory=dict)
     _clock: tuple[int, datetime] = (-1, from_us(0))
@@ -182,7 +185,10 @@ class AlertBook:
             updated=now,
             message=message or current.message,
         )
-        self.by_id[alert.id] = alert
+        if self.keep_resolved:
+            self.by_id[alert.id] = alert
+        else:
+            self.by_id.pop(alert.id, None)
         return self._emit("resolved", alert)
 
     def _emit(self, kind: EventKind, alert: Alert) -> AlertEvent:

@@ -101,6 +101,8 @@ class Service(Reads, Incidents):
             [u for u in self.units.values() if ("unit", u.id) not in added],
             self.settings,
             clock=self._engine_clock,
+            # The store keeps resolved alerts; the engine needs only the open ones.
+            keep_resolved=False,
         )
         for logged in self.store.ingest_log():
             self._set_clock(logged.clock, logged.reports, engine)
