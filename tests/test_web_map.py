@@ -427,3 +427,37 @@ def test_the_stream_starts_where_the_alert_list_was_read(server: DemoServer, con
         newer = int(alerts) > int(alerts_at) or int(hotline or 0) > int(hotline_at or 0)
         assert newer, f"event {event_id} is history from before {start}"
     assert watched.errors == []
+
+
+def test_an_alert_that_arrives_while_the_list_reloads_stays_on_the_panel(
+    server: DemoServer, context: Any
+) -> None:
+    """Asking for resolved alerts reloads the list. An alert that opens while that list
+    is in flight is newer than it, and must not vanish when the list lands."""
+    watched = Watched(context)
+    page = watched.page
+    sign_in(page, server, "coalition")
+    wait_for(page, "() => window.cop.streamUp", 15, "the live stream")
+    held: list[tuple[Any, Any]] = []
+
+    def hold(route: Any) -> None:
+        # Read the list now, before the new alert exists; hand it to the page later.
+        held.append((route, route.fetch()))
+
+    page.route("**/api/v1/alerts?*", hold)
+    page.select_option("#f-state", "resolved")
+    deadline = time.monotonic() + 10
+    while not held and time.monotonic() < deadline:
+        page.wait_for_timeout(50)
+    assert held, "asking for resolved alerts should load the list again"
+    before = len(cop(page, "streamIds"))
+    unit_id = post_intruder(server, TAKEN)
+    wait_for(page, f"() => window.cop.streamIds.length > {before}", 15, "the new alert's event")
+    for route, response in held:
+        route.fulfill(response=response)
+    page.unroute("**/api/v1/alerts?*")
+    page.select_option("#f-state", "open")
+    page.wait_for_selector(
+        f"#alerts li[data-rule='zone.violation'][data-units~='{unit_id}']", timeout=15000
+    )
+    assert watched.errors == []

@@ -118,19 +118,35 @@ export async function loadUnits() {
 
 // Open alerts first (the panel's default); resolved ones only once the officer asks.
 let withResolved = false;
+// Live events that arrive while a list of alerts is in flight: the list was read before
+// them, so they are folded back in once it lands rather than lost with the old list.
+let arrivedDuringLoad = null;
 async function loadAlerts() {
   const params = { limit: 1000 };
   if (!withResolved) params.state = "open";
   if (state.at) params.at = new Date(state.at).toISOString();
+  const live = !state.at;
   // Where the stream stood as the first page was read: the stream starts there.
   let position = null;
   const seen = (headers) => {
     if (position === null) position = headers.get("X-Last-Event-ID");
   };
-  const alerts = await getAll("/alerts", params, 20000, { onHeaders: seen });
-  if (!state.at) state.streamStart = position;
+  if (live) arrivedDuringLoad = [];
+  let alerts;
+  let arrived;
+  try {
+    alerts = await getAll("/alerts", params, 20000, { onHeaders: seen });
+  } finally {
+    arrived = arrivedDuringLoad || [];
+    arrivedDuringLoad = null;
+  }
+  if (live) state.streamStart = position;
   state.alerts.clear();
   for (const alert of alerts) state.alerts.set(alert.id, alert);
+  for (const [data, kind] of arrived) {
+    const known = state.alerts.get(data.id);
+    if (!known || Date.parse(data.time) >= Date.parse(known.updated || known.time)) mergeAlert(data, kind);
+  }
   renderAlerts();
   drawWatch();
 }
@@ -280,6 +296,7 @@ function onEvent(message) {
   // two reads, or a reconnect without that position, sends past events again. Those up to
   // the clock at which the alerts were loaded are history: merged quietly (the loaded
   // state wins where it is newer), never flashed as new.
+  if (arrivedDuringLoad) arrivedDuringLoad.push([data, event]);
   const known = state.alerts.get(data.id);
   const knownTime = known ? Date.parse(known.updated || known.time) : -Infinity;
   if (known && t < knownTime) return;
