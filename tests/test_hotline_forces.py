@@ -75,3 +75,42 @@ def test_a_unit_heading_into_the_area_during_the_window_conflicts(tmp_path: Path
         assert alert.units == ["convoy"]
         desk.close()
         service.close()
+
+
+def test_a_feed_position_from_before_a_restart_misses_nothing_after_it(tmp_path: Path) -> None:
+    """The feed is rebuilt from the transcript when the service starts, without the
+    escalations it carried: a position taken before the restart must still give every
+    event after it, not wait until the new feed outgrows the old count."""
+    (tmp_path / "theatre.yaml").write_text(SCENARIO)
+    db = tmp_path / "service.sqlite"
+    initialise(db, str(tmp_path / "theatre.yaml"))
+
+    def report_at(time: datetime) -> ReportBatch:
+        seen = Report(time=time, unit="parked", lon=39.5, lat=35.2, observer="russia")
+        return ReportBatch.from_reports([seen], default_observer="russia")
+
+    def message(recipient: str, subject: str) -> SendIn:
+        return SendIn.model_validate(
+            {"kind": "concern", "recipient": recipient, "subject": subject, "priority": "flash"}
+        )
+
+    with SQLiteStore(db) as store:
+        service = Service(store, live=False)
+        service.ingest_batch(report_at(T0))
+        desk = build(service)
+        desk.send("coalition", message("russia", "Convoy near the river"))
+        # Hours later, unanswered: the message escalates.
+        service.ingest_batch(report_at(T0 + timedelta(hours=6)))
+        before = desk.feed("russia", 0)
+        assert "hotline.escalation" in [item.event for item in before]
+        position = desk.feed_position("russia")
+        desk.close()
+        service.close()
+    with SQLiteStore(db) as store:
+        service = Service(store, live=False)
+        desk = build(service)
+        sent = desk.send("russia", message("coalition", "Our patrol, not a convoy"))
+        after = desk.feed("russia", position)
+        assert sent["id"] in [item.data.get("id") for item in after]
+        desk.close()
+        service.close()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import threading
+import time
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -133,6 +134,11 @@ class HotlineService:
         self._wake = wake
         self._close = close
         self._feed: dict[str, list[FeedItem]] = {p: [] for p in hotline.parties}
+        # Seqs count on from this process's start time in microseconds: a client's
+        # position from before a restart is below them all, so it misses nothing the
+        # rebuilt feed holds (escalations are not rebuilt, and would shift a count
+        # from 1).
+        self._feed_base = time.time_ns() // 1_000
         # The feed has its own lock: streams read it from the event loop, which must not
         # wait for the service's lock while a large batch is ingested.
         self._feed_lock = threading.Lock()
@@ -303,14 +309,17 @@ class HotlineService:
         return b"".join(e.line() for e in entries)
 
     def feed_position(self, party: str) -> int:
-        """The seq of the party's latest feed event (0 before any)."""
+        """The seq of the party's latest feed event (this process's base before any)."""
         with self._feed_lock:
-            return len(self._feed.get(party, ()))
+            return self._feed_base + len(self._feed.get(party, ()))
 
     def feed(self, party: str, after: int) -> list[FeedItem]:
+        """The party's feed events after seq `after`; all of them for a seq an earlier
+        process gave (the feed is rebuilt at start, and its numbering starts anew)."""
         with self._feed_lock:
             items = self._feed.get(party, [])
-            return items[after:] if after < len(items) else []
+            start = max(after - self._feed_base, 0)
+            return items[start:] if start < len(items) else []
 
     def view(self, record: Record, now: datetime) -> dict[str, Any]:
         m = record.message
@@ -354,7 +363,7 @@ class HotlineService:
         with self._feed_lock:
             for party in parties:
                 feed = self._feed.setdefault(party, [])
-                feed.append(FeedItem(len(feed) + 1, name, data))
+                feed.append(FeedItem(self._feed_base + len(feed) + 1, name, data))
         self._wake(set(parties))
 
 
