@@ -112,6 +112,8 @@ def test_bad_reports_are_422_naming_the_field(
         {"colour": "red"},
         {"strength": -1},
         {"strength": 2.5},
+        {"strength": 10_000_001},
+        {"equipment": {"tank": 10_000_001}},
         {"rating": "Z9"},
         {"source": 5},
         {"id": 7},

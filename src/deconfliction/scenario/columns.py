@@ -25,7 +25,7 @@ from numpy.typing import NDArray
 from pydantic import TypeAdapter, ValidationError
 
 from ..batch import ReportBatch, to_us
-from ..model import ID_PATTERN, Report, UtcDatetime
+from ..model import ID_PATTERN, MAX_COUNT, Report, UtcDatetime
 from .errors import MAX_ERRORS, validation_problems
 
 _FIELDS = tuple(Report.model_fields)
@@ -344,7 +344,8 @@ def _check_strength(work: _Rows) -> NDArray[np.int64]:
     # -1 stands for "no strength reported"; a reported -1 is refused by `>= 0` first
     given = np.fromiter(map(operator.is_not, values, repeat(None)), dtype=bool, count=len(values))
     column = _numbers(work, "strength", (int,), np.int64, missing=-1)
-    work.ok &= ~given | (column >= 0)
+    # The model's bounds on a count: a row outside them goes to the model for its words.
+    work.ok &= ~given | ((column >= 0) & (column <= MAX_COUNT))
     return column
 
 
@@ -368,7 +369,7 @@ def _check_equipment(work: _Rows) -> None:
     def accept(value: Any) -> bool:
         if type(value) is not dict:
             return False
-        return all(name_ok(k) and type(v) is int and 0 <= v <= INT64_MAX for k, v in value.items())
+        return all(name_ok(k) and type(v) is int and 0 <= v <= MAX_COUNT for k, v in value.items())
 
     rows = given.tolist()
     bad = [
