@@ -11,11 +11,12 @@ from datetime import datetime
 import numpy as np
 
 from ..batch import ReportBatch, concat, from_us
-from ..engine import Engine, EngineError
+from ..engine import Engine
 from ..model import Actor, Line, Settings, Site, Unit, UnitKind, now_utc
-from ..store.base import Ack, AlertQuery, Change, IngestResult, Role, StoredEvent
+from ..store.base import Ack, AlertQuery, IngestResult, Role, StoredEvent
 from ..store.rows import report_keys
 from ..store.sqlite import SQLiteStore
+from .agreement import Agreement, apply_change
 from .auth import Principal, TokenCache, new_token, token_hash
 from .broker import Broker
 from .errors import Conflict, Invalid, NotFound, ServiceError, Unavailable
@@ -31,7 +32,7 @@ from .inputs import (
     validate_rows,
 )
 from .reads import Reads
-from .views import IngestAnswer, NewToken, SiteIn
+from .views import IngestAnswer, NewToken
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +44,7 @@ class Limits:
     page_size: int = 1000
 
 
-class Service(Reads, Incidents):
+class Service(Reads, Incidents, Agreement):
     """Every operation of the API, as plain functions of a principal and validated input.
 
     Live (`serve`): the engine's clock is the wall clock, moved on by `tick`. Replay
@@ -107,7 +108,7 @@ class Service(Reads, Incidents):
         for logged in self.store.ingest_log():
             self._set_clock(logged.clock, logged.reports, engine)
             if logged.change is not None:
-                _apply(engine, logged.change)
+                apply_change(engine, logged.change)
             elif len(logged.reports):
                 engine.ingest(logged.reports)
             else:
@@ -421,53 +422,6 @@ class Service(Reads, Incidents):
             raise Conflict(f"{first['field']}: {first['message']}", conflicts[:20])
         return list(register.values())
 
-    def _change(self, change: Change, party: str | None = None) -> list[StoredEvent]:
-        """Apply an agreement change to the engine and log it; call with the lock held.
-        `party` is the one party that added it, if one did."""
-        if isinstance(change, Site):
-            self._check_projectable(change)
-        clock = self._live_clock()
-        if clock is not None:
-            self._clock = clock
-        try:
-            events = _apply(self.engine, change)
-        except EngineError as exc:
-            raise Invalid.field("body", str(exc)) from None
-        except ValueError as exc:
-            if isinstance(change, Line):
-                # the engine put the lines back as they were before refusing this one
-                raise Invalid.field("body.coordinates", str(exc)) from None
-            raise self._refused(change, exc) from exc
-        except Exception as exc:
-            raise self._refused(change, exc) from exc
-        try:
-            stored = self.store.commit_change(change, events, clock, party)
-        except Exception as exc:
-            raise self._failed(exc) from exc
-        if isinstance(change, Unit):
-            self.units[change.id] = change
-            if party is not None:
-                self.unit_parties[change.id] = party
-        elif isinstance(change, Line):
-            self.lines[change.id] = change
-        elif isinstance(change, Site):
-            self.sites[change.id] = change
-        else:
-            self.actors[change.id] = change
-        return stored
-
-    def _refused(self, change: Change, exc: Exception) -> ServiceError:
-        """One request's change the engine could not apply: refused as that request's
-        own error. The engine may hold part of it, so it is rebuilt from the store, which
-        never saw the change; only if that fails too do writes stop."""
-        try:
-            self.engine = self._rebuild()
-        except Exception:
-            return self._failed(exc)
-        fields: dict[type, str] = {Line: "body.coordinates", Unit: "unit"}
-        field = fields.get(type(change), "body")
-        return Invalid.field(field, f"cannot be applied: {type(exc).__name__}: {exc}")
-
     def _refused_reports(self, exc: Exception) -> ServiceError:
         """Reports the engine could not take, refused as `_refused` refuses a change."""
         try:
@@ -475,43 +429,6 @@ class Service(Reads, Incidents):
         except Exception:
             return self._failed(exc)
         return Invalid.field("body", f"cannot be applied: {type(exc).__name__}: {exc}")
-
-    def _check_projectable(self, site: Site) -> None:
-        x, y = self.engine.projection.forward(
-            np.array([site.lon], dtype=np.float64), np.array([site.lat], dtype=np.float64)
-        )
-        if not (np.isfinite(x).all() and np.isfinite(y).all()):
-            raise Invalid.field(
-                "body.lon", "the site is too far from the theatre to be placed in its projection"
-            )
-
-    # the agreement --------------------------------------------------------------------
-
-    def add_line(self, principal: Principal, line: Line) -> Line:
-        principal.require(Role.ADMIN)
-        for side in ("left", "right"):
-            if getattr(line, side) not in self.parties:
-                raise Invalid.field(f"body.{side}", f"unknown party '{getattr(line, side)}'")
-        if principal.party not in line.parties():
-            raise Invalid.field("body.left", f"one side of the line must be '{principal.party}'")
-        with self.lock:
-            self._healthy()
-            if line.id in self.lines:
-                raise Conflict(f"a line '{line.id}' exists")
-            self._change(line)
-        return line
-
-    def add_site(self, principal: Principal, data: SiteIn) -> Site:
-        principal.require(Role.OPERATOR)
-        if data.party is not None and data.party != principal.party:
-            raise Invalid.field("body.party", f"a site you add is '{principal.party}''s")
-        site = Site(**{**data.model_dump(), "party": principal.party})
-        with self.lock:
-            self._healthy()
-            if site.id in self.sites:
-                raise Conflict(f"a site '{site.id}' exists")
-            self._change(site)
-        return site
 
     def ack(self, principal: Principal, alert_id: str, by: str | None) -> None:
         principal.require(Role.OPERATOR)
@@ -538,15 +455,3 @@ def _new_unit(item: ReportIn) -> Unit:
         strength=item.strength or 0,
         equipment=item.equipment or {},
     )
-
-
-def _apply(engine: Engine, change: Change) -> list:  # type: ignore[type-arg]
-    if isinstance(change, Unit):
-        engine.add_unit(change)
-        return []
-    if isinstance(change, Line):
-        return engine.add_line(change)
-    if isinstance(change, Site):
-        return engine.add_site(change)
-    engine.add_actor(change)
-    return []
