@@ -96,26 +96,18 @@ class Roster:
 
     def add_unit(self, unit: Unit) -> int:
         """Register a unit (or replace its catalogue entry); returns its index."""
-        party, bloc, actor, reach, row = self._entry(unit)
         index = self.unit_index.get(unit.id)
         if index is None:
-            index = len(self.units)
-            self.units.append(unit)
-            self.unit_index[unit.id] = index
-            self.unit_party = np.append(self.unit_party, party)
-            self.unit_bloc = np.append(self.unit_bloc, bloc)
-            self.unit_actor = np.append(self.unit_actor, actor)
-            self.kind_reach = np.append(self.kind_reach, reach)
-            self.base_strength = np.append(self.base_strength, unit.strength)
-            self.base_equipment = np.vstack([self.base_equipment, row[None, :]])
-        else:
-            self.units[index] = unit
-            self.unit_party[index] = party
-            self.unit_bloc[index] = bloc
-            self.unit_actor[index] = actor
-            self.kind_reach[index] = reach
-            self.base_strength[index] = unit.strength
-            self.base_equipment[index] = row
+            self.add_units([unit])
+            return self.unit_index[unit.id]
+        party, bloc, actor, reach, row = self._entry(unit)
+        self.units[index] = unit
+        self.unit_party[index] = party
+        self.unit_bloc[index] = bloc
+        self.unit_actor[index] = actor
+        self.kind_reach[index] = reach
+        self.base_strength[index] = unit.strength
+        self.base_equipment[index] = row
         return index
 
     def add_units(self, units: Sequence[Unit]) -> None:
@@ -138,14 +130,11 @@ class Roster:
         if not fresh:
             return
         self.units.extend(fresh)
-        width = len(self.equipment_names)
-        rows = np.zeros((len(fresh), width), dtype=np.int64)
+        # `equipment_column` widens the catalogue as names appear: an entry made before a
+        # later unit's new name is narrower than the rows are now.
+        rows = np.zeros((len(fresh), len(self.equipment_names)), dtype=np.int64)
         for i, entry in enumerate(entries):
             rows[i, : entry[4].shape[0]] = entry[4]
-        if self.base_equipment.shape[1] < width:
-            self.base_equipment = np.pad(
-                self.base_equipment, ((0, 0), (0, width - self.base_equipment.shape[1]))
-            )
         self.unit_party = np.concatenate([self.unit_party, [e[0] for e in entries]])
         self.unit_bloc = np.concatenate([self.unit_bloc, [e[1] for e in entries]])
         self.unit_actor = np.concatenate([self.unit_actor, [e[2] for e in entries]])
