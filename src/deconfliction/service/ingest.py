@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from ..batch import ReportBatch
 from ..model import Unit
+from ..queues import leftovers, take_group
 from .inputs import RawReports
 from .views import IngestAnswer
 
@@ -71,28 +72,14 @@ class IngestQueue:
             first = self._queue.get()
             if first is None:
                 return
-            group = [first]
-            size = len(first.batch)
-            while size < MAX_GROUP_REPORTS:
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if item is None:
-                    stop = True
-                    break
-                group.append(item)
-                size += len(item.batch)
+            group, stop = take_group(
+                self._queue, first, MAX_GROUP_REPORTS, lambda pending: len(pending.batch)
+            )
             try:
                 self._run_group(group)
             except BaseException as exc:
                 for pending in group:
                     if not pending.answer.done():
                         pending.answer.set_exception(exc)
-        while True:
-            try:
-                item = self._queue.get_nowait()
-            except queue.Empty:
-                return
-            if item is not None:
-                item.answer.set_exception(RuntimeError("the service is closed"))
+        for pending in leftovers(self._queue):
+            pending.answer.set_exception(RuntimeError("the service is closed"))

@@ -15,6 +15,8 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
+from ..queues import leftovers, take_group
+
 Job = Callable[[sqlite3.Connection], Any]
 AfterCommit = Callable[[], None]
 
@@ -84,24 +86,10 @@ class Writer:
                 first = self._queue.get()
                 if first is None:
                     break
-                group = [first]
-                while len(group) < _MAX_GROUP:
-                    try:
-                        item = self._queue.get_nowait()
-                    except queue.Empty:
-                        break
-                    if item is None:
-                        stop = True
-                        break
-                    group.append(item)
+                group, stop = take_group(self._queue, first, _MAX_GROUP, lambda _: 1)
                 self._transaction(connection, group)
-            while True:
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if item is not None:
-                    item.future.set_exception(StoreClosed("the store is closed"))
+            for item in leftovers(self._queue):
+                item.future.set_exception(StoreClosed("the store is closed"))
         finally:
             connection.close()
 
