@@ -39,7 +39,7 @@ from ..service.errors import Conflict, Invalid, NotFound
 from ..service.views import ErrorBody
 from ..store.base import AlertQuery, Role
 from ..store.hotline import SQLiteJournal, open_hotline
-from .stream import TokenWatch, parse_last_event_id
+from .stream import TokenWatch, parse_last_event_id, sse_frame
 
 MessagePath = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")]
 _BUILD = threading.Lock()
@@ -353,10 +353,7 @@ async def _stream(
             subscription.wake.clear()
             items = desk.feed(party, last)
             if items:
-                chunks = [
-                    f"id: {i.seq}\nevent: {i.event}\ndata: {orjson.dumps(i.data).decode()}\n\n"
-                    for i in items
-                ]
+                chunks = [sse_frame(i.seq, i.event, orjson.dumps(i.data).decode()) for i in items]
                 last = items[-1].seq
                 yield "".join(chunks).encode()
             if service.broker.closed:

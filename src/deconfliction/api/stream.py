@@ -97,6 +97,11 @@ def parse_stream_cursor(value: str | None) -> tuple[int, int]:
     return parse_last_event_id(alerts), parse_last_event_id(hotline)
 
 
+def sse_frame(event_id: str | int, event: str, data: str) -> str:
+    """One Server-Sent Event with its id, name and JSON data."""
+    return f"id: {event_id}\nevent: {event}\ndata: {data}\n\n"
+
+
 def stream_cursor(alerts: int, hotline: int) -> str:
     """The `/events` id after alert event `alerts` and hotline event `hotline`."""
     return f"{alerts}.{hotline}" if hotline else str(alerts)
@@ -132,15 +137,12 @@ async def alert_events(
             for stored in events:
                 data = stored.event.model_dump_json()
                 last = stored.seq
-                cursor = stream_cursor(last, last_h)
-                chunks.append(f"id: {cursor}\nevent: {stored.event.event}\ndata: {data}\n\n")
+                chunks.append(sse_frame(stream_cursor(last, last_h), stored.event.event, data))
             items = hotline(principal.party, last_h) if hotline is not None else ()
             for item in items:
                 last_h = item.seq
                 data = orjson.dumps(item.data).decode()
-                chunks.append(
-                    f"id: {stream_cursor(last, last_h)}\nevent: {item.event}\ndata: {data}\n\n"
-                )
+                chunks.append(sse_frame(stream_cursor(last, last_h), item.event, data))
             if chunks:
                 yield "".join(chunks).encode()
             if len(events) == _PAGE:

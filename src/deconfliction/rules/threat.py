@@ -53,12 +53,7 @@ def evaluate(ctx: Context) -> list[AlertEvent]:
 
     events: list[AlertEvent] = []
     for key in resolved.tolist():
-        unit, site = divmod(int(key), n_sites)
-        event = ctx.book.resolve(
-            _key(ctx, unit, site),
-            ctx.now_us,
-            f"{describe_unit(ctx, unit)} is out of reach of {ctx.sites.sites[site].name}",
-        )
+        event = _out_of_reach(ctx, *divmod(int(key), n_sites))
         if event:
             events.append(event)
     changed_units = units[applied.figures_changed]
@@ -95,11 +90,7 @@ def evaluate_one(ctx: Context, one: AppliedOne, distance: NDArray[np.float64]) -
     )
     events: list[AlertEvent] = []
     for site in sorted(set(before) - set(hits)):
-        event = ctx.book.resolve(
-            _key(ctx, u, site),
-            ctx.now_us,
-            f"{describe_unit(ctx, u)} is out of reach of {ctx.sites.sites[site].name}",
-        )
+        event = _out_of_reach(ctx, u, site)
         if event:
             events.append(event)
     known = set(before)
@@ -109,6 +100,14 @@ def evaluate_one(ctx: Context, one: AppliedOne, distance: NDArray[np.float64]) -
             if event:
                 events.append(event)
     return events
+
+
+def _out_of_reach(ctx: Context, unit: int, site: int) -> AlertEvent | None:
+    return ctx.book.resolve(
+        _key(ctx, unit, site),
+        ctx.now_us,
+        f"{describe_unit(ctx, unit)} is out of reach of {ctx.sites.sites[site].name}",
+    )
 
 
 def _key(ctx: Context, unit: int, site: int) -> tuple[object, ...]:
