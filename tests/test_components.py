@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -150,3 +152,17 @@ def test_dense_formations_match_dbscan() -> None:
     group = rng.integers(0, 4, pts.shape[0])
     labels = components(pts[:, 0], pts[:, 1], group, 5000.0)
     assert partition(labels) == partition(reference(pts[:, 0], pts[:, 1], group, 5000.0))
+
+
+def test_an_engine_is_built_with_the_search_compiled() -> None:
+    """A fresh process: building an engine readies the search before any report."""
+    code = (
+        "from deconfliction.engine import Engine\n"
+        "from deconfliction.model import Party\n"
+        "from deconfliction.rules.components import _label\n"
+        "before = bool(_label.signatures)\n"
+        "Engine([Party(id='a', name='A'), Party(id='b', name='B')], [], [], [], [])\n"
+        "print(before, bool(_label.signatures))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["False", "True"]

@@ -57,6 +57,16 @@ def components(x: FloatArray, y: FloatArray, group: IntArray, eps: float) -> Int
     return labels
 
 
+def warm() -> None:
+    """Compile the search, or load it from numba's cache, if this process has not yet.
+
+    An engine calls this when it is built, so that its first evaluation (a service's
+    first report) does not wait the second or so compiling takes.
+    """
+    if not _label.signatures:
+        components(np.zeros(2), np.zeros(2), np.zeros(2, dtype=np.int64), 1.0)
+
+
 def _labelled(cell: IntArray, x: FloatArray, y: FloatArray, eps: float, rows: int) -> IntArray:
     order = np.argsort(cell)
     found = _label(cell[order], x[order], y[order], float(eps), rows)

@@ -29,6 +29,7 @@ class Cluster:
     counts: dict[str, int]
     """Its tanks, artillery and rocket launchers, by kind (kinds it has none of left out)."""
     centre: tuple[float, float]
+    """The mean of its members' positions, as (lon, lat) rounded to 6 places."""
 
 
 def refresh_flags(ctx: Context, units: IntArray) -> None:
@@ -94,6 +95,13 @@ def evaluate(ctx: Context) -> list[AlertEvent]:
             size = np.bincount(labels)
             cx = np.bincount(labels, weights=pic.x[candidates]) / size
             cy = np.bincount(labels, weights=pic.y[candidates]) / size
+            # Every qualifying centre back to lon/lat in one call, not one per alert.
+            qualifying = np.flatnonzero(qualifies)
+            lon, lat = pic.projection.inverse(cx[qualifying], cy[qualifying])
+            centre_of = {
+                label: (round(a, 6), round(b, 6))
+                for label, a, b in zip(qualifying.tolist(), lon.tolist(), lat.tolist(), strict=True)
+            }
             held = pic.equipment[candidates]
             kinds = [
                 np.bincount(labels, weights=held[:, roster.equipment_index[name]]).astype(np.int64)
@@ -117,7 +125,7 @@ def evaluate(ctx: Context) -> list[AlertEvent]:
                         int(heavy[label]),
                         bool(covers[label]),
                         {name: n for name, n in zip(HEAVY, totals, strict=True) if n},
-                        (float(cx[label]), float(cy[label])),
+                        centre_of[label],
                     )
                 )
             found.sort(key=lambda c: c.first)
@@ -182,9 +190,8 @@ def _finding(
     counts: dict[str, int],
     figures: tuple[object, ...],
 ) -> Finding:
-    pic = ctx.picture
     who = bloc_label(ctx, cluster.units)
-    lon, lat = pic.projection.lonlat(*cluster.centre)
+    lon, lat = cluster.centre
     site = _nearest_site(ctx, cluster)
     near = _nearest(ctx, cluster, site)
     heavy = f", {wording.equipment(counts)}" if counts else ""
@@ -201,8 +208,8 @@ def _finding(
         severity=Severity.CRITICAL if cluster.critical else Severity.HIGH,
         message=message,
         units=tuple(ctx.roster.ids[cluster.units].tolist()),
-        lon=round(lon, 6),
-        lat=round(lat, 6),
+        lon=lon,
+        lat=lat,
         site=None if site is None else ctx.sites.sites[site[0]].id,
         figures=figures,
     )

@@ -6,7 +6,6 @@ from collections.abc import Callable
 from functools import partial
 
 import numpy as np
-from numpy.typing import NDArray
 
 from .. import wording
 from ..batch import from_us
@@ -194,12 +193,17 @@ def _crossing(ctx: Context, geometry: LineGeometry, unit: int, own: int) -> Cros
         ts.insert(0, int(applied.prev_t[slot]))
     if len(xs) < 2:
         return None
-    areas: NDArray[np.int8] = geometry.areas(np.array(xs), np.array(ys))
     other = AREA_RIGHT if own == AREA_LEFT else AREA_LEFT
+    # Back from the last report (across the line) to the last one that was not: usually
+    # the one before it, so the areas are asked point by point.
     k = len(xs) - 1
-    while k > 0 and areas[k - 1] == other:
+    area = other
+    while k > 0:
+        area = geometry.area_of(xs[k - 1], ys[k - 1])
+        if area != other:
+            break
         k -= 1
-    if k == 0 or areas[k - 1] != own:
+    if k == 0 or area != own:
         return None
     return _segment_crossing(ctx, geometry, xs[k - 1], ys[k - 1], ts[k - 1], xs[k], ys[k], ts[k])
 
