@@ -25,7 +25,7 @@ from .model import (
     Unit,
 )
 from .picture import Applied, Picture, Roster, UnitState, UnknownUnitError
-from .rules import Context, SiteTable, Watch, components, defence, massing, threat, zones
+from .rules import Context, SiteTable, Watch, components, defence, massing, sums, threat, zones
 
 __all__ = ["Engine", "EngineError", "Extension", "UnknownUnitError"]
 
@@ -83,7 +83,9 @@ class Engine:
         self._party_rank = {p.id: i for i, p in enumerate(self.parties)}
         self._site_tables: dict[str, SiteTable] = {}
         self._build_geometry()
+        # The compiled searches, ready before the first report rather than on it.
         components.warm()
+        sums.warm()
 
     @classmethod
     def from_scenario(cls, scenario: Scenario, **kwargs: object) -> Engine:

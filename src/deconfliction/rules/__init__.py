@@ -13,6 +13,7 @@ from ..geo import LineGeometry
 from ..lifecycle import AlertBook
 from ..model import Settings, Site
 from ..picture import Applied, Picture, Roster
+from .sums import SiteGrid
 
 __all__ = ["Context", "SiteTable", "Watch", "describe_unit", "figures"]
 
@@ -25,10 +26,17 @@ class SiteTable:
     x: NDArray[np.float64]
     y: NDArray[np.float64]
     tree: cKDTree | None = None
+    _grid: SiteGrid | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if self.sites:
             self.tree = cKDTree(np.column_stack([self.x, self.y]))
+
+    def grid(self, radius: float) -> SiteGrid:
+        """The sites binned for counting what is within `radius` of each (needs a site)."""
+        if self._grid is None or self._grid.radius != radius:
+            self._grid = SiteGrid.build(self.x, self.y, radius)
+        return self._grid
 
     def __len__(self) -> int:
         return len(self.sites)

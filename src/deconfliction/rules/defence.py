@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.spatial import cKDTree
 
 from .. import wording
 from ..lifecycle import Finding
@@ -140,21 +139,11 @@ def _recount(ctx: Context) -> None:
     fresh = np.flatnonzero(pic.fresh(ctx.now_us, settings.stale_after_s))
     own = np.zeros(n, dtype=np.int64)
     other = np.zeros(n, dtype=np.int64)
-    if fresh.size and sites.tree is not None:
-        tree = cKDTree(
-            np.column_stack([pic.x[fresh], pic.y[fresh]]), balanced_tree=False, compact_nodes=False
+    if fresh.size and n:
+        mine = ctx.roster.unit_party[fresh] == ctx.party_index
+        own, other = sites.grid(settings.defence_radius_m).sums(
+            pic.x[fresh], pic.y[fresh], pic.strength[fresh], mine
         )
-        # (site, unit, distance) records straight from the two trees: no list per site.
-        pairs = sites.tree.sparse_distance_matrix(
-            tree, settings.defence_radius_m, output_type="ndarray"
-        )
-        if pairs.shape[0]:
-            site = pairs["i"].astype(np.int64)
-            member = fresh[pairs["j"]]
-            mine = ctx.roster.unit_party[member] == ctx.party_index
-            strength = pic.strength[member]
-            own = np.bincount(site[mine], weights=strength[mine], minlength=n).astype(np.int64)
-            other = np.bincount(site[~mine], weights=strength[~mine], minlength=n).astype(np.int64)
     watch.own_sum, watch.other_sum = own, other
     watch.counted[:] = False
     watch.counted[fresh] = True

@@ -1,0 +1,79 @@
+"""The compiled count of strength around each site, against a plain distance matrix."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from deconfliction.rules.sums import SiteGrid
+
+
+def brute(sx, sy, x, y, strength, mine, radius):  # type: ignore[no-untyped-def]
+    d2 = (x[:, None] - sx[None, :]) ** 2 + (y[:, None] - sy[None, :]) ** 2
+    inside = d2 <= radius * radius
+    own = (inside & mine[:, None]).T.astype(np.int64) @ strength
+    other = (inside & ~mine[:, None]).T.astype(np.int64) @ strength
+    return own, other
+
+
+def test_a_unit_counts_at_every_site_within_the_radius_and_no_other() -> None:
+    sx = np.array([0.0, 1000.0, 5000.0])
+    sy = np.zeros(3)
+    grid = SiteGrid.build(sx, sy, 1000.0)
+    own, other = grid.sums(
+        np.array([500.0, 5000.0, 2000.0, -1000.0]),
+        np.array([0.0, 999.0, 0.0, 0.0]),
+        np.array([10, 20, 40, 80]),
+        np.array([True, False, True, False]),
+    )
+    # 500 m from the first two; 999 m from the third; exactly 1 km from the second and
+    # the first.
+    assert own.tolist() == [10, 10 + 40, 0]
+    assert other.tolist() == [80, 0, 20]
+
+
+def test_units_far_outside_the_grid_count_nowhere() -> None:
+    grid = SiteGrid.build(np.array([0.0, 10.0]), np.array([0.0, 10.0]), 50.0)
+    far = np.array([-1e12, 1e12, 61.0, -51.0])
+    own, other = grid.sums(far, far, np.full(4, 5), np.ones(4, dtype=bool))
+    assert own.tolist() == [0, 0] and other.tolist() == [0, 0]
+
+
+def test_a_grid_needs_a_site() -> None:
+    with pytest.raises(ValueError, match="at least one site"):
+        SiteGrid.build(np.zeros(0), np.zeros(0), 10.0)
+
+
+coordinate = st.floats(-3e5, 3e5, allow_nan=False, allow_infinity=False)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    sites=st.lists(st.tuples(coordinate, coordinate), min_size=1, max_size=40),
+    units=st.lists(
+        st.tuples(coordinate, coordinate, st.integers(0, 500), st.booleans()), max_size=200
+    ),
+    radius=st.one_of(st.sampled_from([0.0, 1.0, 1000.0, 15000.0]), st.floats(0.0, 2e5)),
+    snap=st.sampled_from([0.0, 1000.0]),
+)
+def test_sums_match_a_distance_matrix(
+    sites: list[tuple[float, float]],
+    units: list[tuple[float, float, int, bool]],
+    radius: float,
+    snap: float,
+) -> None:
+    sx = np.array([s[0] for s in sites])
+    sy = np.array([s[1] for s in sites])
+    x = np.array([u[0] for u in units], dtype=np.float64)
+    y = np.array([u[1] for u in units], dtype=np.float64)
+    if snap:
+        # On a grid, units sit exactly on a site or exactly a radius away.
+        sx, sy, x, y = (np.round(a / snap) * snap for a in (sx, sy, x, y))
+    strength = np.array([u[2] for u in units], dtype=np.int64)
+    mine = np.array([u[3] for u in units], dtype=bool)
+    own, other = SiteGrid.build(sx, sy, radius).sums(x, y, strength, mine)
+    want_own, want_other = brute(sx, sy, x, y, strength, mine, radius)
+    assert own.tolist() == want_own.tolist()
+    assert other.tolist() == want_other.tolist()
