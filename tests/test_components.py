@@ -161,10 +161,11 @@ def test_an_engine_is_built_with_the_search_compiled() -> None:
         "from deconfliction.model import Party\n"
         "from deconfliction.rules.components import _label\n"
         "from deconfliction.rules.sums import _sums\n"
-        "ready = lambda: [bool(_label.signatures), bool(_sums.signatures)]\n"
+        "from deconfliction.segments import _distances\n"
+        "ready = lambda: [bool(f.signatures) for f in (_label, _sums, _distances)]\n"
         "before = ready()\n"
         "Engine([Party(id='a', name='A'), Party(id='b', name='B')], [], [], [], [])\n"
         "print(*before, *ready())\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert done.stdout.split() == ["False", "False", "True", "True"]
+    assert done.stdout.split() == ["False"] * 3 + ["True"] * 3

@@ -8,6 +8,7 @@ from datetime import datetime
 
 import numpy as np
 
+from . import segments
 from .batch import ReportBatch, from_us, to_us
 from .geo import LineGeometry, Projection
 from .lifecycle import AlertBook
@@ -86,6 +87,7 @@ class Engine:
         # The compiled searches, ready before the first report rather than on it.
         components.warm()
         sums.warm()
+        segments.warm()
 
     @classmethod
     def from_scenario(cls, scenario: Scenario, **kwargs: object) -> Engine:

@@ -14,6 +14,7 @@ from shapely.geometry import LineString, Point, Polygon, box
 from shapely.ops import split
 
 from .model import Line
+from .segments import path_distances
 
 FloatArray = NDArray[np.float64]
 
@@ -101,7 +102,9 @@ class LineGeometry:
     left_area: Polygon
     right_area: Polygon
     bounds: tuple[float, float, float, float]
-    segments: shapely.STRtree
+    vx: FloatArray
+    """The path's vertices, x and y apart, for the compiled distance search."""
+    vy: FloatArray
     _buffer_cache: dict[float, tuple[Polygon, Polygon]] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -139,7 +142,6 @@ class LineGeometry:
         left_area, right_area = left[0], right[0]
         for geom in (path, extended, left_area, right_area):
             shapely.prepare(geom)
-        segments = shapely.STRtree(shapely.linestrings(np.stack([xy[:-1], xy[1:]], axis=1)))
         return cls(
             line=line,
             path=path,
@@ -148,7 +150,8 @@ class LineGeometry:
             left_area=left_area,
             right_area=right_area,
             bounds=(minx, miny, maxx, maxy),
-            segments=segments,
+            vx=np.ascontiguousarray(xy[:, 0]),
+            vy=np.ascontiguousarray(xy[:, 1]),
         )
 
     def areas(self, x: FloatArray, y: FloatArray) -> NDArray[np.int8]:
@@ -210,15 +213,9 @@ class LineGeometry:
 
     def distance(self, x: FloatArray, y: FloatArray, beyond: float | None = None) -> FloatArray:
         """Metres from each point to the line itself; inf for points farther than `beyond`."""
-        out = np.full(x.shape[0], np.inf)
-        if not x.shape[0]:
-            return out
-        # The nearest of the path's segments, found through their R-tree; a bound lets
-        # the search give up early on points that cannot matter.
-        index, distance = self.segments.query_nearest(
-            shapely.points(x, y), max_distance=beyond, return_distance=True, all_matches=False
-        )
-        out[index[0]] = distance
+        out = path_distances(x, y, self.vx, self.vy)
+        if beyond is not None:
+            out[out > beyond] = np.inf
         return out
 
     def first_crossing(
