@@ -1,4 +1,4 @@
-"""The compiled count of strength around each site, against a plain distance matrix."""
+"""The compiled searches around sites, against a plain distance matrix."""
 
 from __future__ import annotations
 
@@ -77,3 +77,35 @@ def test_sums_match_a_distance_matrix(
     want_own, want_other = brute(sx, sy, x, y, strength, mine, radius)
     assert own.tolist() == want_own.tolist()
     assert other.tolist() == want_other.tolist()
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    sites=st.lists(st.tuples(coordinate, coordinate), min_size=1, max_size=40),
+    points=st.lists(st.tuples(coordinate, coordinate), max_size=200),
+    radius=st.one_of(st.sampled_from([0.0, 1.0, 1000.0, 40000.0]), st.floats(0.0, 2e5)),
+    snap=st.sampled_from([0.0, 1000.0]),
+)
+def test_nearest_within_the_radius_matches_a_distance_matrix(
+    sites: list[tuple[float, float]],
+    points: list[tuple[float, float]],
+    radius: float,
+    snap: float,
+) -> None:
+    sx = np.array([s[0] for s in sites])
+    sy = np.array([s[1] for s in sites])
+    x = np.array([p[0] for p in points], dtype=np.float64)
+    y = np.array([p[1] for p in points], dtype=np.float64)
+    if snap:
+        sx, sy, x, y = (np.round(a / snap) * snap for a in (sx, sy, x, y))
+    got = SiteGrid.build(sx, sy, radius).nearest(x, y)
+    d = np.sqrt((x[:, None] - sx[None, :]) ** 2 + (y[:, None] - sy[None, :]) ** 2)
+    want = d.min(axis=1) if x.shape[0] else np.zeros(0)
+    want[want > radius] = np.inf
+    assert got.tolist() == want.tolist()
+
+
+def test_nearest_is_inf_beyond_the_radius() -> None:
+    grid = SiteGrid.build(np.array([0.0, 100.0]), np.array([0.0, 0.0]), 30.0)
+    got = grid.nearest(np.array([10.0, 130.0, 50.0, 1e15]), np.array([0.0, 0.0, 0.0, 0.0]))
+    assert got.tolist() == [10.0, 30.0, np.inf, np.inf]

@@ -26,17 +26,18 @@ class SiteTable:
     x: NDArray[np.float64]
     y: NDArray[np.float64]
     tree: cKDTree | None = None
-    _grid: SiteGrid | None = field(default=None, repr=False)
+    _grids: dict[float, SiteGrid] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         if self.sites:
             self.tree = cKDTree(np.column_stack([self.x, self.y]))
 
     def grid(self, radius: float) -> SiteGrid:
-        """The sites binned for counting what is within `radius` of each (needs a site)."""
-        if self._grid is None or self._grid.radius != radius:
-            self._grid = SiteGrid.build(self.x, self.y, radius)
-        return self._grid
+        """The sites binned for what is within `radius` of each (needs a site)."""
+        grid = self._grids.get(radius)
+        if grid is None:
+            grid = self._grids[radius] = SiteGrid.build(self.x, self.y, radius)
+        return grid
 
     def __len__(self) -> int:
         return len(self.sites)
@@ -46,12 +47,13 @@ class SiteTable:
         out: NDArray[np.float64] = np.hypot(self.x - x, self.y - y)
         return out
 
-    def nearest(self, x: NDArray[np.float64], y: NDArray[np.float64]) -> NDArray[np.float64]:
-        """Metres from each point to the nearest site (inf when there are none)."""
-        if self.tree is None or not x.shape[0]:
+    def nearest(
+        self, x: NDArray[np.float64], y: NDArray[np.float64], within: float
+    ) -> NDArray[np.float64]:
+        """Metres from each point to the nearest site, or inf where none is `within`."""
+        if not self.sites or not x.shape[0]:
             return np.full(x.shape[0], np.inf)
-        distance, _ = self.tree.query(np.column_stack([x, y]))
-        return np.asarray(distance, dtype=np.float64)
+        return self.grid(within).nearest(x, y)
 
     def within(
         self, x: NDArray[np.float64], y: NDArray[np.float64], radius: NDArray[np.float64]
@@ -82,7 +84,8 @@ class Watch:
     threat_keys: NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     near: NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool))
     site_distance: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
-    """Each unit's distance to our nearest site when its flags were last refreshed."""
+    """Each unit's distance to our nearest site when its flags were last refreshed; a batch
+    leaves inf where that is beyond both the massing distance and the longest reach."""
     covers: NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool))
     defence_times: list[int] = field(default_factory=list)
     defence_samples: list[NDArray[np.int64]] = field(default_factory=list)

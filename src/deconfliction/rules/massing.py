@@ -9,7 +9,7 @@ from numpy.typing import NDArray
 
 from .. import wording
 from ..lifecycle import Finding, Key
-from ..model import AlertEvent, Rule, Severity
+from ..model import AlertEvent, Rule, Settings, Severity
 from ..picture import HEAVY
 from . import Context, bloc_label
 from .components import components
@@ -38,7 +38,7 @@ def refresh_flags(ctx: Context, units: IntArray) -> None:
         return
     pic, watch, settings = ctx.picture, ctx.watch, ctx.settings
     x, y = pic.x[units], pic.y[units]
-    nearest = ctx.sites.nearest(x, y)
+    nearest = ctx.sites.nearest(x, y, _site_horizon(settings))
     watch.site_distance[units] = nearest
     near = nearest <= settings.massing_near_m
     reach = pic.reach(units)
@@ -50,6 +50,12 @@ def refresh_flags(ctx: Context, units: IntArray) -> None:
             near[todo] = geometry.within(x[todo], y[todo], settings.massing_near_m)
     watch.near[units] = near
     watch.covers[units] = covers
+
+
+def _site_horizon(settings: Settings) -> float:
+    """How far from our sites a unit's distance to them matters: the massing distance,
+    or the longest reach. Beyond it the flags only need to know it is farther."""
+    return max(settings.massing_near_m, max(settings.weapon_ranges_m.values(), default=0.0))
 
 
 def refresh_one(ctx: Context, unit: int, distance: NDArray[np.float64]) -> None:

@@ -1,9 +1,11 @@
-"""The strength within a radius of each site: the defence rules' count from scratch.
+"""Sites binned on a grid, for what lies within a radius of them (compiled, numba).
 
 The sites are binned once on a grid whose cells are at least the radius wide, so a unit
-need only be compared with the sites of the three by three cells around its own. The
-count runs compiled (numba), one pass over the units, without the pair list a k-d tree
-query would build first.
+need only be compared with the sites of the three by three cells around its own. Two
+searches use it: the strength within the defence radius of each site (the defence
+rules' count from scratch), and each unit's nearest site when it is within the radius
+(massing's nearness and a unit's reach over our sites). Each is one pass over the units,
+without the pair lists or per-query work of a k-d tree.
 """
 
 from __future__ import annotations
@@ -89,6 +91,65 @@ class SiteGrid:
         )
         return own, other
 
+    def nearest(self, x: FloatArray, y: FloatArray) -> FloatArray:
+        """Metres from each point to its nearest site, or inf where none is within the
+        radius."""
+        out: FloatArray = _nearest(
+            np.ascontiguousarray(x, dtype=np.float64),
+            np.ascontiguousarray(y, dtype=np.float64),
+            self.x,
+            self.y,
+            self.radius,
+            self.x0,
+            self.y0,
+            self.width,
+            self.columns,
+            self.rows,
+            self.start,
+            self.order,
+        )
+        return out
+
+
+@njit(cache=True, nogil=True)
+def _nearest(
+    x: FloatArray,
+    y: FloatArray,
+    sx: FloatArray,
+    sy: FloatArray,
+    radius: float,
+    x0: float,
+    y0: float,
+    width: float,
+    columns: int,
+    rows: int,
+    start: IntArray,
+    order: IntArray,
+) -> FloatArray:  # pragma: no cover - compiled
+    out = np.full(x.shape[0], np.inf)
+    r2 = radius * radius
+    for i in range(x.shape[0]):
+        fx = (x[i] - x0) / width
+        fy = (y[i] - y0) / width
+        if fx < -1.0 or fy < -1.0 or fx >= columns + 1.0 or fy >= rows + 1.0:
+            continue
+        cx = int(np.floor(fx))
+        cy = int(np.floor(fy))
+        best = np.inf
+        for gx in range(max(cx - 1, 0), min(cx + 2, columns)):
+            for gy in range(max(cy - 1, 0), min(cy + 2, rows)):
+                c = gx * rows + gy
+                for k in range(start[c], start[c + 1]):
+                    s = order[k]
+                    dx = sx[s] - x[i]
+                    dy = sy[s] - y[i]
+                    d2 = dx * dx + dy * dy
+                    if d2 <= r2 and d2 < best:
+                        best = d2
+        if best < np.inf:
+            out[i] = np.sqrt(best)
+    return out
+
 
 @njit(cache=True, nogil=True)
 def _sums(
@@ -135,7 +196,8 @@ def _sums(
 
 
 def warm() -> None:
-    """Compile the count, or load it from numba's cache, if this process has not yet."""
-    if not _sums.signatures:
+    """Compile the searches, or load them from numba's cache, if this process has not."""
+    if not (_sums.signatures and _nearest.signatures):
         grid = SiteGrid.build(np.zeros(1), np.zeros(1), 1.0)
         grid.sums(np.zeros(1), np.zeros(1), np.ones(1, dtype=np.int64), np.ones(1, dtype=bool))
+        grid.nearest(np.zeros(1), np.zeros(1))
