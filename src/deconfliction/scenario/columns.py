@@ -30,6 +30,8 @@ from .errors import MAX_ERRORS, validation_problems
 
 _FIELDS = tuple(Report.model_fields)
 _REQUIRED = frozenset(name for name, field in Report.model_fields.items() if field.is_required())
+# fullmatch, not match: Python's `$` also matches before a final newline, and the
+# model's patterns (pydantic's regex engine) do not
 _ID = re.compile(ID_PATTERN)
 _EQUIPMENT_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 _RATINGS = frozenset(f"{r}{c}" for r in "ABCDEF" for c in "123456")
@@ -273,7 +275,7 @@ def _check_times(work: _Rows) -> NDArray[np.int64]:
 
 def _check_ids(work: _Rows, name: str, *, required: bool) -> None:
     types: tuple[type, ...] = (str,) if required else (str, type(None))
-    _unique_check(work, name, types, lambda v: v is None or _ID.match(v) is not None)
+    _unique_check(work, name, types, lambda v: v is None or _ID.fullmatch(v) is not None)
 
 
 def _check_strings(work: _Rows, name: str, shortest: int, longest: int) -> None:
@@ -363,7 +365,7 @@ def _check_equipment(work: _Rows) -> None:
             return False
         known = names.get(key)
         if known is None:
-            known = names[key] = _EQUIPMENT_NAME.match(key) is not None
+            known = names[key] = _EQUIPMENT_NAME.fullmatch(key) is not None
         return known
 
     def accept(value: Any) -> bool:
