@@ -1,13 +1,14 @@
-"""The compiled point-to-path distances give shapely's figures."""
+"""The compiled distances and crossings against a polyline give shapely's figures."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import shapely
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from deconfliction.segments import path_distances
+from deconfliction.segments import first_crossing, path_distances
 
 # Theatre metres to the millimetre: no segment so short that its squared length underflows.
 coordinate = st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False).map(lambda v: round(v, 3))
@@ -43,3 +44,79 @@ def test_distances_are_shapelys(
     got = path_distances(p[:, 0], p[:, 1], v[:, 0], v[:, 1])
     want = shapely.distance(shapely.LineString(v), shapely.points(p))
     assert got.tolist() == want.tolist()
+
+
+def reference_crossing(
+    x0: float, y0: float, x1: float, y1: float, v: np.ndarray
+) -> tuple[float, float, float] | None:
+    """The first meeting by shapely: the intersection's point nearest the start."""
+    move = shapely.LineString([(x0, y0), (x1, y1)])
+    hit = move.intersection(shapely.LineString(v))
+    if hit.is_empty:
+        return None
+    points = shapely.get_coordinates(hit)
+    d = np.hypot(points[:, 0] - x0, points[:, 1] - y0)
+    best = points[int(np.argmin(d))]
+    return float(best[0]), float(best[1]), float(d.min() / move.length)
+
+
+def test_a_move_across_a_zigzag_meets_its_first_segment() -> None:
+    v = np.array([[0.0, 0.0], [10.0, 10.0], [20.0, 0.0], [30.0, 10.0]])
+    hit = first_crossing(0.0, 5.0, 30.0, 5.0, v[:, 0], v[:, 1])
+    assert hit == (5.0, 5.0, 5.0 / 30.0)
+    assert first_crossing(0.0, 20.0, 30.0, 20.0, v[:, 0], v[:, 1]) is None
+    assert first_crossing(3.0, 3.0, 3.0, 3.0, v[:, 0], v[:, 1]) is None
+
+
+@pytest.mark.parametrize(
+    ("vertices", "move"),
+    [
+        ([(0.5, 0.6), (0.0, -0.2), (0.1, 0.5)], (0.4, 0.7, -0.4, -1.1)),
+        ([(-0.5, 0.5), (0.9, -1.0), (-0.8, -0.5)], (1.6, -1.3, 0.2, -0.7)),
+    ],
+)
+def test_a_move_through_a_vertex_meets_it(
+    vertices: list[tuple[float, float]], move: tuple[float, float, float, float]
+) -> None:
+    # Decimals are not exact in binary: these moves meet the segments either side of the
+    # vertex a rounding error outside their ends, and shapely still finds the vertex.
+    v = np.array(vertices)
+    hit = first_crossing(*move, v[:, 0], v[:, 1])
+    want = reference_crossing(*move, v)
+    assert hit is not None and want is not None
+    assert hit == pytest.approx(want, abs=1e-12)
+    assert (hit[0], hit[1]) == pytest.approx(vertices[1], abs=1e-12)
+
+
+def test_a_move_along_a_segment_meets_it_where_they_first_overlap() -> None:
+    v = np.array([[0.0, 0.0], [10.0, 0.0], [10.0, 10.0]])
+    assert first_crossing(-5.0, 0.0, 5.0, 0.0, v[:, 0], v[:, 1]) == (0.0, 0.0, 0.5)
+    assert first_crossing(5.0, 0.0, 15.0, 0.0, v[:, 0], v[:, 1]) == (5.0, 0.0, 0.0)
+    assert first_crossing(11.0, 0.0, 15.0, 0.0, v[:, 0], v[:, 1]) is None
+    # Down a vertical run of two segments, from above its top.
+    w = np.array([[0.4, 0.7], [0.4, 0.2], [0.4, 0.0]])
+    hit = first_crossing(0.4, 1.0, 0.4, -0.6, w[:, 0], w[:, 1])
+    assert hit is not None and hit[:2] == pytest.approx((0.4, 0.7))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    vertices=st.lists(st.tuples(coordinate, coordinate), min_size=2, max_size=20, unique=True),
+    move=st.tuples(coordinate, coordinate, coordinate, coordinate),
+)
+def test_crossings_are_shapelys(
+    vertices: list[tuple[float, float]], move: tuple[float, float, float, float]
+) -> None:
+    v = np.array(vertices)
+    x0, y0, x1, y1 = move
+    assume((x0, y0) != (x1, y1))
+    got = first_crossing(x0, y0, x1, y1, v[:, 0], v[:, 1])
+    want = reference_crossing(x0, y0, x1, y1, v)
+    if want is None:
+        assert got is None
+        return
+    assert got is not None
+    scale = max(abs(x1 - x0), abs(y1 - y0))
+    assert got[0] == pytest.approx(want[0], abs=1e-9 * scale + 1e-9)
+    assert got[1] == pytest.approx(want[1], abs=1e-9 * scale + 1e-9)
+    assert got[2] == pytest.approx(want[2], abs=1e-9)

@@ -14,7 +14,7 @@ from shapely.geometry import LineString, Point, Polygon, box
 from shapely.ops import split
 
 from .model import Line
-from .segments import path_distances
+from .segments import first_crossing, path_distances
 
 FloatArray = NDArray[np.float64]
 
@@ -105,6 +105,9 @@ class LineGeometry:
     vx: FloatArray
     """The path's vertices, x and y apart, for the compiled distance search."""
     vy: FloatArray
+    ex: FloatArray
+    """The extended line's vertices, x and y apart, for the compiled crossing search."""
+    ey: FloatArray
     _buffer_cache: dict[float, tuple[Polygon, Polygon]] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -122,7 +125,8 @@ class LineGeometry:
         reach = 4.0 * (maxx - minx + maxy - miny + 2.0 * margin_m + 1.0)
         start = _ray(xy[0], xy[0] - xy[1], reach)
         end = _ray(xy[-1], xy[-1] - xy[-2], reach)
-        extended = LineString(np.vstack([start, xy, end]))
+        extended_xy = np.vstack([start, xy, end])
+        extended = LineString(extended_xy)
         if not extended.is_simple:
             raise GeometryError(
                 f"line '{line.id}': the line or its extended ends cross themselves, so it "
@@ -152,6 +156,8 @@ class LineGeometry:
             bounds=(minx, miny, maxx, maxy),
             vx=np.ascontiguousarray(xy[:, 0]),
             vy=np.ascontiguousarray(xy[:, 1]),
+            ex=np.ascontiguousarray(extended_xy[:, 0]),
+            ey=np.ascontiguousarray(extended_xy[:, 1]),
         )
 
     def areas(self, x: FloatArray, y: FloatArray) -> NDArray[np.int8]:
@@ -225,16 +231,7 @@ class LineGeometry:
 
         Returns (x, y, fraction of the path), or None if it does not meet it.
         """
-        path = LineString([(x0, y0), (x1, y1)])
-        if path.length == 0.0:
-            return None
-        hit = path.intersection(self.extended)
-        if hit.is_empty:
-            return None
-        points = _points_of(hit)
-        start = Point(x0, y0)
-        best = min(points, key=lambda p: p.distance(start))
-        return best.x, best.y, start.distance(best) / path.length
+        return first_crossing(x0, y0, x1, y1, self.ex, self.ey)
 
 
 def _ray(origin: FloatArray, direction: FloatArray, length: float) -> FloatArray:
@@ -251,17 +248,6 @@ def _left_probe(xy: FloatArray) -> Point:
     offset = min(1.0, norm / 4.0)
     mx, my = (ax + bx) / 2.0, (ay + by) / 2.0
     return Point(mx - dy / norm * offset, my + dx / norm * offset)
-
-
-def _points_of(geom: shapely.Geometry) -> list[Point]:
-    if isinstance(geom, Point):
-        return [geom]
-    pts: list[Point] = []
-    for part in getattr(geom, "geoms", []):
-        pts.extend(_points_of(part))
-    if isinstance(geom, LineString):
-        pts.extend(Point(c) for c in geom.coords)
-    return pts
 
 
 def _contains_one(prepared: Polygon, x: float, y: float) -> bool:
