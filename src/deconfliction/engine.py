@@ -140,9 +140,12 @@ class Engine:
         for i, party in enumerate(self.parties):
             if not reported[i]:
                 continue
-            rows = np.flatnonzero(observer == i)
-            sub = batch if rows.size == len(batch) else batch.take(rows)
-            applied[party.id] = self._pictures[party.id].apply(sub, units[rows])
+            picture = self._pictures[party.id]
+            if reported[i] == len(batch):
+                applied[party.id] = picture.apply(batch, units)
+            else:
+                rows = np.flatnonzero(observer == i)
+                applied[party.id] = picture.apply(batch, units[rows], rows)
         return self._evaluate(now_us, applied, massing_due=self._massing_due())
 
     def _ingest_one(self, batch: ReportBatch) -> list[AlertEvent]:

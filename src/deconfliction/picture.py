@@ -311,19 +311,25 @@ class Picture:
 
     # Updates ---------------------------------------------------------------------------
 
-    def apply(self, batch: ReportBatch, units: IntArray) -> Applied:
-        """Fold a batch of this party's reports (rows aligned with `units`) into the picture."""
+    def apply(self, batch: ReportBatch, units: IntArray, rows: IntArray | None = None) -> Applied:
+        """Fold this party's reports into the picture: the batch's rows at `rows` (all
+        of them by default), aligned with `units`.
+
+        Rows are taken by index rather than as a batch of their own, so that a batch
+        shared by several parties is not copied column by column for each.
+        """
         self.grow()
-        n = len(batch)
-        rowpos = np.arange(n)
-        order = np.lexsort((rowpos, batch.time_us, units))
+        time_us = batch.time_us if rows is None else batch.time_us[rows]
+        # lexsort is stable: a unit's reports of equal time keep their batch order.
+        order = np.lexsort((time_us, units))
         u_sorted = units[order]
-        t_sorted = batch.time_us[order]
+        t_sorted = time_us[order]
         # A report older than the unit's state changes nothing.
         accepted = t_sorted >= np.where(
             self.seen[u_sorted], self.t_us[u_sorted], np.iinfo(np.int64).min
         )
-        rows = order[accepted]
+        picked = order[accepted]
+        rows = picked if rows is None else rows[picked]
         ru = u_sorted[accepted]
         if not rows.size:
             empty_i = np.zeros(0, dtype=np.int64)
