@@ -372,14 +372,18 @@ class Picture:
             # Rows are in time order per unit, so the last assignment is the latest report's.
             self.strength[ru[has]] = strength[has]
         if batch.equipment is not None:
-            for row, unit in zip(rows.tolist(), ru.tolist(), strict=True):
-                counts = batch.equipment[row]
-                if counts:
-                    for name, count in counts.items():
-                        column = self.roster.equipment_column(name)
-                        if column >= self.equipment.shape[1]:
-                            self.grow()
-                        self.equipment[unit, column] = count
+            # Few reports carry equipment: find them in one pass, then visit only those,
+            # still in path order so that a unit's latest counts are written last.
+            carries = np.fromiter(map(bool, batch.equipment), dtype=bool, count=len(batch))
+            for i in np.flatnonzero(carries[rows]).tolist():
+                counts = batch.equipment[int(rows[i])]
+                assert counts is not None
+                unit = int(ru[i])
+                for name, count in counts.items():
+                    column = self.roster.equipment_column(name)
+                    if column >= self.equipment.shape[1]:
+                        self.grow()
+                    self.equipment[unit, column] = count
         if self.equipment.shape[1] > old_equipment.shape[1]:
             old_equipment = np.pad(
                 old_equipment, ((0, 0), (0, self.equipment.shape[1] - old_equipment.shape[1]))
