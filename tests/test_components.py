@@ -162,10 +162,11 @@ def test_an_engine_is_built_with_the_search_compiled() -> None:
         "from deconfliction.rules.components import _label\n"
         "from deconfliction.rules.sums import _sums\n"
         "from deconfliction.segments import _distances\n"
-        "ready = lambda: [bool(f.signatures) for f in (_label, _sums, _distances)]\n"
+        "from deconfliction.rules.massing import _assign\n"
+        "ready = lambda: [bool(f.signatures) for f in (_label, _sums, _distances, _assign)]\n"
         "before = ready()\n"
         "Engine([Party(id='a', name='A'), Party(id='b', name='B')], [], [], [], [])\n"
         "print(*before, *ready())\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert done.stdout.split() == ["False"] * 3 + ["True"] * 3
+    assert done.stdout.split() == ["False"] * 4 + ["True"] * 4

@@ -88,6 +88,7 @@ class Engine:
         components.warm()
         sums.warm()
         segments.warm()
+        massing.warm()
 
     @classmethod
     def from_scenario(cls, scenario: Scenario, **kwargs: object) -> Engine:

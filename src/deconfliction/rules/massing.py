@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 from numpy.typing import NDArray
 
 from .. import wording
@@ -78,9 +79,7 @@ def evaluate(ctx: Context) -> list[AlertEvent]:
     fresh = pic.fresh(ctx.now_us, settings.stale_after_s)
     fresh &= roster.unit_party[: fresh.shape[0]] != ctx.party_index
     candidates = np.flatnonzero(fresh)
-    found: list[Cluster] = []
-    # Which qualifying cluster each roster unit is in now (-1: none).
-    cluster_of = np.full(pic.capacity, -1, dtype=np.int64)
+    found = _Found.none(pic.capacity)
     if candidates.size:
         # DBSCAN with min_samples 1, per bloc: eps-chained components.
         labels = components(
@@ -96,59 +95,128 @@ def evaluate(ctx: Context) -> list[AlertEvent]:
             (strength >= settings.massing_min_strength) | (heavy >= settings.massing_min_heavy)
         )
         if qualifies.any():
-            covers = np.bincount(labels, weights=ctx.watch.covers[candidates]) > 0
-            # Per-cluster totals in one pass each, not one fancy index per cluster.
-            size = np.bincount(labels)
-            cx = np.bincount(labels, weights=pic.x[candidates]) / size
-            cy = np.bincount(labels, weights=pic.y[candidates]) / size
-            # Every qualifying centre back to lon/lat in one call, not one per alert.
-            qualifying = np.flatnonzero(qualifies)
-            lon, lat = pic.projection.inverse(cx[qualifying], cy[qualifying])
-            centre_of = {
-                label: (round(a, 6), round(b, 6))
-                for label, a, b in zip(qualifying.tolist(), lon.tolist(), lat.tolist(), strict=True)
-            }
-            held = pic.equipment[candidates]
-            kinds = [
-                np.bincount(labels, weights=held[:, roster.equipment_index[name]]).astype(np.int64)
-                for name in HEAVY
-            ]
-            keep = qualifies[labels]
-            members, member_labels = candidates[keep], labels[keep]
-            rank = roster.rank
-            order = np.lexsort((rank[members], member_labels))
-            members, member_labels = members[order], member_labels[order]
-            starts = np.flatnonzero(np.diff(member_labels, prepend=-1))
-            for group, label in zip(
-                np.split(members, starts[1:]), member_labels[starts].tolist(), strict=True
-            ):
-                totals = (int(k[label]) for k in kinds)
-                found.append(
-                    Cluster(
-                        group,
-                        int(rank[group[0]]),
-                        int(strength[label]),
-                        int(heavy[label]),
-                        bool(covers[label]),
-                        {name: n for name, n in zip(HEAVY, totals, strict=True) if n},
-                        centre_of[label],
-                    )
-                )
-            found.sort(key=lambda c: c.first)
-            for i, cluster in enumerate(found):
-                cluster_of[cluster.units] = i
-    return _match(ctx, found, cluster_of)
+            found = _Found.of(ctx, candidates, labels, qualifies, strength, heavy)
+    return _match(ctx, found)
 
 
-def _match(ctx: Context, found: list[Cluster], cluster_of: IntArray) -> list[AlertEvent]:
+@dataclass(frozen=True)
+class _Found:
+    """The qualifying clusters of one evaluation, in the order of their first ids.
+
+    Cluster i's members (roster indices, in the order of their ids) are
+    `members[start[i]:start[i + 1]]`; its figures are the i-th entries of the rest.
+    Cluster objects are made only for the clusters whose alerts are raised.
+    """
+
+    cluster_of: IntArray
+    """Which cluster each roster unit is in now (-1: none)."""
+    start: IntArray
+    members: IntArray
+    first: IntArray
+    strength: IntArray
+    heavy: IntArray
+    critical: NDArray[np.bool_]
+    kinds: IntArray
+    """Per cluster, its count of each kind in HEAVY."""
+    centre: list[tuple[float, float]]
+
+    @classmethod
+    def none(cls, capacity: int) -> _Found:
+        empty = np.zeros(0, dtype=np.int64)
+        return cls(
+            np.full(capacity, -1, dtype=np.int64),
+            np.zeros(1, dtype=np.int64),
+            empty,
+            empty,
+            empty,
+            empty,
+            np.zeros(0, dtype=bool),
+            np.zeros((0, len(HEAVY)), dtype=np.int64),
+            [],
+        )
+
+    @classmethod
+    def of(
+        cls,
+        ctx: Context,
+        candidates: IntArray,
+        labels: IntArray,
+        qualifies: NDArray[np.bool_],
+        strength: IntArray,
+        heavy: IntArray,
+    ) -> _Found:
+        pic, roster = ctx.picture, ctx.roster
+        # Per-cluster totals in one pass each, not one fancy index per cluster.
+        covers = np.bincount(labels, weights=ctx.watch.covers[candidates]) > 0
+        size = np.bincount(labels)
+        cx = np.bincount(labels, weights=pic.x[candidates]) / size
+        cy = np.bincount(labels, weights=pic.y[candidates]) / size
+        held = pic.equipment[candidates]
+        kinds = np.stack(
+            [np.bincount(labels, weights=held[:, roster.equipment_index[name]]) for name in HEAVY],
+            axis=1,
+        ).astype(np.int64)
+        # Members by cluster, then id; clusters by their first id.
+        keep = qualifies[labels]
+        members, member_labels = candidates[keep], labels[keep]
+        rank = roster.rank
+        order = np.lexsort((rank[members], member_labels))
+        members, member_labels = members[order], member_labels[order]
+        starts = np.flatnonzero(np.diff(member_labels, prepend=-1))
+        sizes = np.diff(np.append(starts, members.shape[0]))
+        first = rank[members[starts]]
+        by_first = np.argsort(first, kind="stable")
+        sizes = sizes[by_first]
+        start = np.zeros(sizes.shape[0] + 1, dtype=np.int64)
+        np.cumsum(sizes, out=start[1:])
+        shift = np.repeat(starts[by_first] - start[:-1], sizes)
+        members = members[shift + np.arange(members.shape[0])]
+        label = member_labels[starts][by_first]
+        cluster_of = np.full(pic.capacity, -1, dtype=np.int64)
+        cluster_of[members] = np.repeat(np.arange(sizes.shape[0]), sizes)
+        # Every centre back to lon/lat in one call, not one per alert.
+        lon, lat = pic.projection.inverse(cx[label], cy[label])
+        return cls(
+            cluster_of,
+            start,
+            members,
+            first[by_first],
+            strength[label],
+            heavy[label],
+            covers[label],
+            kinds[label],
+            [(round(a, 6), round(b, 6)) for a, b in zip(lon.tolist(), lat.tolist(), strict=True)],
+        )
+
+    def __len__(self) -> int:
+        return int(self.first.shape[0])
+
+    def counts(self, i: int) -> dict[str, int]:
+        return {name: n for name, n in zip(HEAVY, self.kinds[i].tolist(), strict=True) if n}
+
+    def cluster(self, i: int, counts: dict[str, int]) -> Cluster:
+        return Cluster(
+            self.members[self.start[i] : self.start[i + 1]],
+            int(self.first[i]),
+            int(self.strength[i]),
+            int(self.heavy[i]),
+            bool(self.critical[i]),
+            counts,
+            self.centre[i],
+        )
+
+
+def _match(ctx: Context, found: _Found) -> list[AlertEvent]:
     events: list[AlertEvent] = []
-    taken = np.zeros(len(found), dtype=bool)
     members_of = ctx.watch.massing_members
-    for key in ctx.book.keys(Rule.FORCE_MASSING, ctx.party):
-        labels = cluster_of[members_of[key]]
-        labels = labels[labels >= 0]
-        labels = labels[~taken[labels]]
-        if not labels.size:
+    keys = ctx.book.keys(Rule.FORCE_MASSING, ctx.party)
+    held = [members_of[key] for key in keys]
+    offsets = np.zeros(len(keys) + 1, dtype=np.int64)
+    np.cumsum([m.shape[0] for m in held], out=offsets[1:])
+    flat = np.concatenate(held) if held else np.zeros(0, dtype=np.int64)
+    best, same, taken = _assign(flat, offsets, found.cluster_of, found.start, found.members)
+    for key, i, unchanged in zip(keys, best.tolist(), same.tolist(), strict=True):
+        if i < 0:
             members_of.pop(key, None)
             event = ctx.book.resolve(
                 key,
@@ -156,36 +224,83 @@ def _match(ctx: Context, found: list[Cluster], cluster_of: IntArray) -> list[Ale
                 "The group has dispersed, gone stale or fallen below the thresholds",
             )
         else:
-            # Most shared units wins; ties go to the cluster whose first id sorts first,
-            # which is the lowest index since `found` is sorted that way.
-            best = int(np.argmax(np.bincount(labels, minlength=len(found))))
-            taken[best] = True
-            event = _raise(ctx, key, found[best])
+            event = _raise(ctx, key, found, i, unchanged)
         if event:
             events.append(event)
     for i in np.flatnonzero(~taken).tolist():
-        cluster = found[i]
-        new_key: Key = (Rule.FORCE_MASSING, ctx.party, cluster.first, ctx.book.next_number)
-        event = _raise(ctx, new_key, cluster)
+        new_key: Key = (Rule.FORCE_MASSING, ctx.party, int(found.first[i]), ctx.book.next_number)
+        event = _raise(ctx, new_key, found, i, False)
         if event:
             events.append(event)
     return events
 
 
-def _raise(ctx: Context, key: Key, cluster: Cluster) -> AlertEvent | None:
-    severity = Severity.CRITICAL if cluster.critical else Severity.HIGH
-    current = ctx.book.get(key)
-    members_of = ctx.watch.massing_members
-    counts = cluster.counts
-    figures = (cluster.strength, cluster.heavy, tuple(sorted(counts.items())))
-    if (
-        current is not None
-        and current.severity == severity
-        and np.array_equal(members_of[key], cluster.units)
-        and ctx.book.figures_of(key) == figures
-    ):
-        return None
-    members_of[key] = cluster.units
+@njit(cache=True, nogil=True)
+def _assign(
+    flat: IntArray, offsets: IntArray, cluster_of: IntArray, start: IntArray, members: IntArray
+) -> tuple[IntArray, NDArray[np.bool_], NDArray[np.bool_]]:  # pragma: no cover - compiled
+    """Each open alert's cluster, oldest alert first: the untaken cluster holding most of
+    its units, ties to the lowest index (the first id); -1 if none holds any.
+
+    Also whether that cluster's members are the alert's exactly, and which clusters
+    were taken. `flat[offsets[a]:offsets[a + 1]]` are alert a's units.
+    """
+    n_alerts = offsets.shape[0] - 1
+    n_clusters = start.shape[0] - 1
+    taken = np.zeros(n_clusters, np.bool_)
+    best = np.full(n_alerts, -1, np.int64)
+    same = np.zeros(n_alerts, np.bool_)
+    count = np.zeros(n_clusters, np.int64)
+    for a in range(n_alerts):
+        lo, hi = offsets[a], offsets[a + 1]
+        top, top_count = -1, 0
+        for j in range(lo, hi):
+            c = cluster_of[flat[j]]
+            if c >= 0 and not taken[c]:
+                count[c] += 1
+                if count[c] > top_count or (count[c] == top_count and c < top):
+                    top, top_count = c, count[c]
+        for j in range(lo, hi):
+            c = cluster_of[flat[j]]
+            if c >= 0:
+                count[c] = 0
+        if top < 0:
+            continue
+        taken[top] = True
+        best[a] = top
+        s, e = start[top], start[top + 1]
+        if e - s == hi - lo:
+            equal = True
+            for j in range(e - s):
+                if members[s + j] != flat[lo + j]:
+                    equal = False
+                    break
+            same[a] = equal
+    return best, same, taken
+
+
+def warm() -> None:
+    """Compile the matching, or load it from numba's cache, if this process has not."""
+    if not _assign.signatures:
+        none = np.zeros(0, dtype=np.int64)
+        _assign(none, np.zeros(1, dtype=np.int64), none, np.zeros(1, dtype=np.int64), none)
+
+
+def _raise(ctx: Context, key: Key, found: _Found, i: int, same_units: bool) -> AlertEvent | None:
+    severity = Severity.CRITICAL if found.critical[i] else Severity.HIGH
+    counts = found.counts(i)
+    strength, heavy = int(found.strength[i]), int(found.heavy[i])
+    figures = (strength, heavy, tuple(sorted(counts.items())))
+    if same_units:
+        current = ctx.book.get(key)
+        if (
+            current is not None
+            and current.severity == severity
+            and ctx.book.figures_of(key) == figures
+        ):
+            return None
+    cluster = found.cluster(i, counts)
+    ctx.watch.massing_members[key] = cluster.units
     return ctx.book.raise_(_finding(ctx, key, cluster, counts, figures), ctx.now_us)
 
 
