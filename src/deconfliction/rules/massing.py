@@ -31,6 +31,8 @@ class Cluster:
     """Its tanks, artillery and rocket launchers, by kind (kinds it has none of left out)."""
     centre: tuple[float, float]
     """The mean of its members' positions, as (lon, lat) rounded to 6 places."""
+    site: tuple[int, float] | None
+    """Our site nearest it and the distance, if within `massing_near_m`."""
 
 
 def refresh_flags(ctx: Context, units: IntArray) -> None:
@@ -119,6 +121,10 @@ class _Found:
     kinds: IntArray
     """Per cluster, its count of each kind in HEAVY."""
     centre: list[tuple[float, float]]
+    site: IntArray
+    """Per cluster, our nearest site within `massing_near_m` (-1: none)..."""
+    site_m: NDArray[np.float64]
+    """...and its distance."""
 
     @classmethod
     def none(cls, capacity: int) -> _Found:
@@ -133,6 +139,8 @@ class _Found:
             np.zeros(0, dtype=bool),
             np.zeros((0, len(HEAVY)), dtype=np.int64),
             [],
+            empty,
+            np.zeros(0),
         )
 
     @classmethod
@@ -176,6 +184,17 @@ class _Found:
         cluster_of[members] = np.repeat(np.arange(sizes.shape[0]), sizes)
         # Every centre back to lon/lat in one call, not one per alert.
         lon, lat = pic.projection.inverse(cx[label], cy[label])
+        sites = ctx.sites
+        site, site_m = _nearest_sites(
+            start,
+            members,
+            ctx.watch.site_distance,
+            pic.x,
+            pic.y,
+            sites.x,
+            sites.y,
+            float(ctx.settings.massing_near_m),
+        )
         return cls(
             cluster_of,
             start,
@@ -186,6 +205,8 @@ class _Found:
             covers[label],
             kinds[label],
             [(round(a, 6), round(b, 6)) for a, b in zip(lon.tolist(), lat.tolist(), strict=True)],
+            site,
+            site_m,
         )
 
     def __len__(self) -> int:
@@ -203,6 +224,7 @@ class _Found:
             bool(self.critical[i]),
             counts,
             self.centre[i],
+            None if self.site[i] < 0 else (int(self.site[i]), float(self.site_m[i])),
         )
 
 
@@ -281,9 +303,12 @@ def _assign(
 
 def warm() -> None:
     """Compile the matching, or load it from numba's cache, if this process has not."""
-    if not _assign.signatures:
+    if not (_assign.signatures and _nearest_sites.signatures):
         none = np.zeros(0, dtype=np.int64)
-        _assign(none, np.zeros(1, dtype=np.int64), none, np.zeros(1, dtype=np.int64), none)
+        one = np.zeros(1, dtype=np.int64)
+        _assign(none, one, none, one, none)
+        unit = np.zeros(1)
+        _nearest_sites(np.array([0, 1]), one, unit, unit, unit, unit, unit, 1.0)
 
 
 def _raise(ctx: Context, key: Key, found: _Found, i: int, same_units: bool) -> AlertEvent | None:
@@ -313,7 +338,7 @@ def _finding(
 ) -> Finding:
     who = bloc_label(ctx, cluster.units)
     lon, lat = cluster.centre
-    site = _nearest_site(ctx, cluster)
+    site = cluster.site
     near = _nearest(ctx, cluster, site)
     heavy = f", {wording.equipment(counts)}" if counts else ""
     noun = "unit" if cluster.units.size == 1 else "units"
@@ -336,28 +361,47 @@ def _finding(
     )
 
 
-def _nearest_site(ctx: Context, cluster: Cluster) -> tuple[int, float] | None:
-    """Our site nearest the cluster and its distance, if within `massing_near_m`."""
-    sites = ctx.sites
-    if not len(sites):
-        return None
-    # Each member's nearest site was found when its flags were refreshed; only members at
-    # that least distance (to rounding) can hold the answer. Their exact distances to
-    # every site settle it, ties going to the site listed first, whichever path (the
-    # site tree or one report's distances) found the nearest.
-    distance = ctx.watch.site_distance[cluster.units]
-    low = float(distance.min())
-    limit = ctx.settings.massing_near_m
-    if low > limit * (1.0 + 1e-9) + 1e-6:
-        return None
-    best = cluster.units[distance <= low * (1.0 + 1e-9) + 1e-6]
-    pic = ctx.picture
-    d = np.hypot(pic.x[best][:, None] - sites.x[None, :], pic.y[best][:, None] - sites.y[None, :])
-    closest = d.min(axis=0)
-    site = int(np.argmin(closest))
-    if closest[site] > limit:
-        return None
-    return site, float(closest[site])
+@njit(cache=True, nogil=True)
+def _nearest_sites(
+    start: IntArray,
+    members: IntArray,
+    site_distance: NDArray[np.float64],
+    x: NDArray[np.float64],
+    y: NDArray[np.float64],
+    sx: NDArray[np.float64],
+    sy: NDArray[np.float64],
+    limit: float,
+) -> tuple[IntArray, NDArray[np.float64]]:  # pragma: no cover - compiled
+    """Per cluster, our site nearest it and the distance, if within `limit` (else -1).
+
+    Each member's nearest site was found when its flags were refreshed; only members at
+    that least distance (to rounding) can hold the answer. Their exact distances to
+    every site settle it, ties going to the site listed first, whichever path (the site
+    grid or one report's distances) found the nearest.
+    """
+    n_clusters, n_sites = start.shape[0] - 1, sx.shape[0]
+    site = np.full(n_clusters, -1, np.int64)
+    site_m = np.full(n_clusters, np.inf)
+    closest = np.empty(n_sites)
+    for c in range(n_clusters):
+        if n_sites == 0:
+            break
+        low = np.inf
+        for j in range(start[c], start[c + 1]):
+            low = min(low, site_distance[members[j]])
+        if low > limit * (1.0 + 1e-9) + 1e-6:
+            continue
+        closest[:] = np.inf
+        for j in range(start[c], start[c + 1]):
+            m = members[j]
+            if site_distance[m] <= low * (1.0 + 1e-9) + 1e-6:
+                for s in range(n_sites):
+                    closest[s] = min(closest[s], np.hypot(x[m] - sx[s], y[m] - sy[s]))
+        best = int(np.argmin(closest))
+        if closest[best] <= limit:
+            site[c] = best
+            site_m[c] = closest[best]
+    return site, site_m
 
 
 def _nearest(ctx: Context, cluster: Cluster, site: tuple[int, float] | None) -> str:
