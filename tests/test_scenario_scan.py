@@ -19,6 +19,8 @@ VARIED = [
     {**GOOD, "id": "r-\u00e9t\u00e9", "source": "Drone \u00ab\u00a0Heron\u00a0\u00bb"},
     {**GOOD, "source": 'say "hi"\\ \n\t \u2028 \U0001f680'},
     {**GOOD, "id": "x" * 128, "source": "s" * 200, "strength": 0, "equipment": {}},
+    # longer as bytes or escapes than the model's bound, not as characters
+    {**GOOD, "id": "\u00e9" * 128, "source": "\\" * 200},
     {**GOOD, "lon": -180, "lat": 90, "strength": 10_000_000, "equipment": {"a-1_b": 0}},
     {**GOOD, "lon": -0.0, "lat": 1e-7, "time": "2018-02-07T23:00:00.5+03:00"},
     {**GOOD, "observer": None, "id": None, "source": None, "rating": None},
@@ -153,3 +155,14 @@ def json_outcome_of_text(path: Path, document: Any) -> None:
     except ScenarioError as error:
         model = ("error", error.lines)
     assert fast == model
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"id": "\u00e9" * 129}, {"id": ""}, {"source": "\\" * 201}, {"source": "\u00e9" * 201}],
+)
+def test_lengths_past_the_models_bounds_are_its_to_word(tmp_path: Path, change: Any) -> None:
+    document = with_reports({**GOOD, **change})
+    for text in layouts(document):
+        assert fast_json(text.encode()) is None
+    assert json_outcome(tmp_path, document)[0] == "error"

@@ -82,11 +82,8 @@ class _Columns:
         units, unit = self.ids("unit")
         observers, observer = self.ids("observer")
         observer_given = observer >= 0
-        ids, report_id = self.strings("id")
-        sources, source = self.strings("source")
+        sources, source = self.strings("source", longest=200)
         ratings, rating = self.strings("rating")
-        _lengths(ids, 1, 128)
-        _lengths(sources, 0, 200)
         if not RATINGS.issuperset(ratings):
             raise _Refused
         batch = ReportBatch(
@@ -97,7 +94,7 @@ class _Columns:
             observer=_objects(observers, observer, default_observer),
             strength=self.strength(),
             equipment=self.equipment(),
-            report_id=_objects(ids, report_id, None),
+            report_id=self.report_ids(),
             source=_objects(sources, source, None),
             rating=_objects(ratings, rating, None),
         )
@@ -122,10 +119,27 @@ class _Columns:
         rows = np.flatnonzero(starts)
         return rows, starts[rows], sizes[rows]
 
-    def strings(self, name: str) -> tuple[list[str], IntArray]:
+    def strings(
+        self, name: str, *, shortest: int = 0, longest: int | None = None
+    ) -> tuple[list[str], IntArray]:
         """The distinct strings of a column, and each row's code into them (-1: none)."""
         codes, first, sizes = intern(self.buf, *self.column(name))
-        return _decode(gather(self.buf, first, sizes)), codes
+        values = _decode(gather(self.buf, first, sizes))
+        _lengths(values, sizes, shortest, longest)
+        return values, codes
+
+    def report_ids(self) -> ObjectArray:
+        # nearly every report id is distinct: decoded row by row, without interning
+        rows, starts, sizes = self.given("id")
+        values = _decode(gather(self.buf, starts, sizes))
+        _lengths(values, sizes, 1, 128)
+        given = np.empty(len(values), dtype=object)
+        given[:] = values
+        if len(rows) == len(self.starts):
+            return given
+        out = np.full(len(self.starts), None, dtype=object)
+        out[rows] = given
+        return out
 
     def ids(self, name: str) -> tuple[list[str], IntArray]:
         values, codes = self.strings(name)
@@ -189,8 +203,21 @@ def _decode(text: NDArray[np.uint8]) -> list[Any]:
     return values
 
 
-def _lengths(values: list[str], shortest: int, longest: int) -> None:
-    if values and not shortest <= min(map(len, values)) <= max(map(len, values)) <= longest:
+def _lengths(values: list[str], sizes: SizeArray, shortest: int, longest: int | None) -> None:
+    """Refuse strings shorter or longer than the model allows.
+
+    A string's token (`sizes`, quotes included) bounds its length: escapes and
+    multi-byte characters only make it shorter, and a token with anything between its
+    quotes holds at least one character. Only when the bounds do not settle it are
+    the strings measured.
+    """
+    if not values or (longest is None and shortest == 0):
+        return
+    fits = longest is None or int(sizes.max()) - 2 <= longest
+    if fits and (shortest == 0 or (shortest == 1 and int(sizes.min()) > 2)):
+        return
+    lengths = list(map(len, values))
+    if min(lengths) < shortest or (longest is not None and max(lengths) > longest):
         raise _Refused
 
 
