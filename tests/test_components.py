@@ -154,19 +154,21 @@ def test_dense_formations_match_dbscan() -> None:
     assert partition(labels) == partition(reference(pts[:, 0], pts[:, 1], group, 5000.0))
 
 
-def test_an_engine_is_built_with_the_search_compiled() -> None:
-    """A fresh process: building an engine readies the search before any report."""
+def test_an_engine_is_built_with_its_kernels_compiled() -> None:
+    """A fresh process: building an engine readies every compiled search before any
+    report, so that its first evaluation does not wait for them."""
     code = (
+        "from deconfliction import segments\n"
         "from deconfliction.engine import Engine\n"
         "from deconfliction.model import Party\n"
-        "from deconfliction.rules.components import _label\n"
-        "from deconfliction.rules.sums import _sums\n"
-        "from deconfliction.segments import _distances\n"
-        "from deconfliction.rules.massing import _assign\n"
-        "ready = lambda: [bool(f.signatures) for f in (_label, _sums, _distances, _assign)]\n"
+        "from deconfliction.rules import components, massing, sums\n"
+        "kernels = [components._label, sums._sums, sums._nearest, segments._distances,\n"
+        "    segments._within, segments._first_crossing, massing._assign,\n"
+        "    massing._nearest_sites]\n"
+        "ready = lambda: [bool(k.signatures) for k in kernels]\n"
         "before = ready()\n"
         "Engine([Party(id='a', name='A'), Party(id='b', name='B')], [], [], [], [])\n"
         "print(*before, *ready())\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert done.stdout.split() == ["False"] * 4 + ["True"] * 4
+    assert done.stdout.split() == ["False"] * 8 + ["True"] * 8

@@ -8,7 +8,7 @@ import shapely
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from deconfliction.segments import first_crossing, path_distances
+from deconfliction.segments import SegmentGrid, first_crossing, path_distances
 
 # Theatre metres to the millimetre: no segment so short that its squared length underflows.
 coordinate = st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False).map(lambda v: round(v, 3))
@@ -120,3 +120,35 @@ def test_crossings_are_shapelys(
     assert got[0] == pytest.approx(want[0], abs=1e-9 * scale + 1e-9)
     assert got[1] == pytest.approx(want[1], abs=1e-9 * scale + 1e-9)
     assert got[2] == pytest.approx(want[2], abs=1e-9)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    vertices=st.lists(st.tuples(coordinate, coordinate), min_size=2, max_size=30, unique=True),
+    points=st.lists(st.tuples(coordinate, coordinate), max_size=60),
+    distance=st.one_of(st.sampled_from([0.0, 1.0, 5000.0, 20000.0]), st.floats(0.0, 5e5)),
+    snap=st.sampled_from([0.0, 1000.0]),
+)
+def test_nearness_is_shapelys(
+    vertices: list[tuple[float, float]],
+    points: list[tuple[float, float]],
+    distance: float,
+    snap: float,
+) -> None:
+    v = np.array(vertices)
+    p = np.array(points).reshape(-1, 2)
+    if snap:
+        # On a grid, points sit exactly on vertices or exactly the distance away.
+        v, p = np.round(v / snap) * snap, np.round(p / snap) * snap
+        assume(len({tuple(r) for r in v.tolist()}) >= 2)
+    grid = SegmentGrid.build(v[:, 0], v[:, 1], distance)
+    got = grid.within(p[:, 0], p[:, 1], distance)
+    want = shapely.dwithin(shapely.LineString(v), shapely.points(p), distance)
+    assert got.tolist() == np.asarray(want, dtype=bool).tolist()
+
+
+def test_a_grid_answers_only_within_its_reach() -> None:
+    grid = SegmentGrid.build(np.array([0.0, 10.0]), np.array([0.0, 0.0]), 5.0)
+    assert grid.within(np.array([5.0, 5.0]), np.array([5.0, 5.1]), 5.0).tolist() == [True, False]
+    with pytest.raises(ValueError, match="beyond the grid's reach"):
+        grid.within(np.zeros(1), np.zeros(1), 6.0)

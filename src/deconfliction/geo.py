@@ -14,7 +14,7 @@ from shapely.geometry import LineString, Point, Polygon, box
 from shapely.ops import split
 
 from .model import Line
-from .segments import first_crossing, path_distances
+from .segments import SegmentGrid, first_crossing, path_distances
 
 FloatArray = NDArray[np.float64]
 
@@ -109,6 +109,7 @@ class LineGeometry:
     """The extended line's vertices, x and y apart, for the compiled crossing search."""
     ey: FloatArray
     _buffer_cache: dict[float, tuple[Polygon, Polygon]] = field(default_factory=dict, repr=False)
+    _grid_cache: dict[float, SegmentGrid] = field(default_factory=dict, repr=False)
 
     @classmethod
     def build(
@@ -188,18 +189,13 @@ class LineGeometry:
 
     def within(self, x: FloatArray, y: FloatArray, distance_m: float) -> NDArray[np.bool_]:
         """Whether each point is within `distance_m` of the line itself (not its extensions)."""
-        out = np.zeros(x.shape[0], dtype=bool)
-        if not x.shape[0]:
-            return out
-        inner, outer = self._buffers(distance_m)
-        # The buffer polygon's arcs are chords inside the true distance, so its inside is
-        # certainly within; only the thin band up to the outer polygon needs exact checks.
-        sure = shapely.contains_xy(inner, x, y)
-        maybe = np.flatnonzero(shapely.contains_xy(outer, x, y) & ~sure)
-        out[sure] = True
-        if maybe.size:
-            out[maybe] = shapely.dwithin(self.path, shapely.points(x[maybe], y[maybe]), distance_m)
-        return out
+        return self._segment_grid(distance_m).within(x, y, distance_m)
+
+    def _segment_grid(self, distance_m: float) -> SegmentGrid:
+        grid = self._grid_cache.get(distance_m)
+        if grid is None:
+            grid = self._grid_cache[distance_m] = SegmentGrid.build(self.vx, self.vy, distance_m)
+        return grid
 
     def _buffers(self, distance_m: float) -> tuple[Polygon, Polygon]:
         cached = self._buffer_cache.get(distance_m)
