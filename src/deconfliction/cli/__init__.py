@@ -5,12 +5,19 @@ Each command family lives in a module of this package that either defines
 application, or a `typer.Typer` named `app` with a `name`, added as that sub-group.
 `COMMAND_MODULES` lists them; a module that is not there is skipped, but one that exists
 and fails to import fails loudly.
+
+`app` (every command) is assembled when it is first asked for. `main()` loads only the
+module a command line names when that module serves it (`deconfliction scenario run`
+needs neither the HTTP service nor the hotline's keys), and every module otherwise.
 """
 
 from __future__ import annotations
 
 import importlib
 import importlib.util
+import sys
+from collections.abc import Iterable
+from typing import Any
 
 import typer
 
@@ -20,15 +27,6 @@ from ..runtime import tune_collector
 COMMAND_MODULES: tuple[str, ...] = ("scenario", "service", "hotline", "cot")
 """Modules of this package that add commands, in the order their help lists them."""
 
-app = typer.Typer(
-    name="deconfliction",
-    help="Deconfliction between armed parties sharing a theatre: lines, a watch on each "
-    "party's picture, and a signed hotline.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-
 
 def _version(value: bool) -> None:
     if value:
@@ -36,7 +34,6 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
 def _root(
     version: bool = typer.Option(
         False, "--version", help="Print the version and exit.", callback=_version, is_eager=True
@@ -45,8 +42,18 @@ def _root(
     """Deconfliction between armed parties sharing a theatre."""
 
 
-def _register_all() -> None:
-    for name in COMMAND_MODULES:
+def _application(modules: Iterable[str]) -> typer.Typer:
+    """The root application with the commands of `modules`."""
+    application = typer.Typer(
+        name="deconfliction",
+        help="Deconfliction between armed parties sharing a theatre: lines, a watch on each "
+        "party's picture, and a signed hotline.",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+    )
+    application.callback()(_root)
+    for name in modules:
         qualified = f"{__name__}.{name}"
         # find_spec only asks whether the module exists: an existing module that fails
         # to import raises here instead of silently dropping its commands
@@ -56,20 +63,56 @@ def _register_all() -> None:
         register = getattr(module, "register", None)
         group = getattr(module, "app", None)
         if callable(register):
-            register(app)
+            register(application)
         elif isinstance(group, typer.Typer) and group.info.name:
-            app.add_typer(group)
+            application.add_typer(group)
         else:
             raise TypeError(f"{qualified} defines neither register(app) nor a named Typer app")
+    return application
 
 
-_register_all()
+def _serves(application: typer.Typer, command: str) -> bool:
+    """Whether the application has a top-level command or group of that name."""
+    groups = (
+        info.name or (info.typer_instance.info.name if info.typer_instance else None)
+        for info in application.registered_groups
+    )
+    commands = (
+        info.name or (info.callback.__name__.replace("_", "-") if info.callback else None)
+        for info in application.registered_commands
+    )
+    return command in {*groups, *commands}
+
+
+def _for_command_line(args: list[str]) -> typer.Typer:
+    first = args[0] if args else ""
+    if first in COMMAND_MODULES:
+        application = _application((first,))
+        if _serves(application, first):
+            return application
+    return _whole()
+
+
+_WHOLE: list[typer.Typer] = []
+
+
+def _whole() -> typer.Typer:
+    if not _WHOLE:
+        _WHOLE.append(_application(COMMAND_MODULES))
+    return _WHOLE[0]
+
+
+def __getattr__(name: str) -> Any:
+    # `from deconfliction.cli import app`: every command, assembled on first use
+    if name == "app":
+        return _whole()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def main() -> None:
     """Entry point of the `deconfliction` script."""
     tune_collector()
-    app()
+    _for_command_line(sys.argv[1:])()
 
 
 __all__ = ["COMMAND_MODULES", "app", "main"]

@@ -14,10 +14,9 @@ import orjson
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
-from ..scenario import ScenarioError, list_builtin, load_columns
+# The scenario package, the engine and the rest of rich are imported by the commands
+# that use them: `--help`, and the commands of other modules, start without them.
 
 INVALID_INPUT = 2
 """Exit code for a scenario or database the command cannot take."""
@@ -74,6 +73,7 @@ def run(
 ) -> None:
     """Replay a scenario and print its alert events in time order."""
     from ..engine import EngineError
+    from ..scenario import ScenarioError, load_columns
     from ..scenario.replay import Replay
 
     console = _stderr()
@@ -124,6 +124,14 @@ def _open_store(db: Path) -> Any:
 
 
 def _with_progress(replay: Any, console: Console) -> Iterator[dict[str, Any]]:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
     columns = (
         TextColumn("replaying"),
         BarColumn(),
@@ -158,6 +166,8 @@ _SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "l
 
 
 def _print_table(events: Iterable[dict[str, Any]], title: str) -> int:
+    from rich.table import Table
+
     table = Table(title=f"{title}: alert timeline", show_lines=False, expand=False)
     for name in ("time", "event", "alert", "rule", "severity", "party"):
         table.add_column(name, no_wrap=True)
@@ -204,6 +214,8 @@ def validate(
     ),
 ) -> None:
     """Check a scenario file; print every problem with its place in the document."""
+    from ..scenario import ScenarioError, load_columns
+
     try:
         loaded = load_columns(scenario)
     except ScenarioError as error:
@@ -226,6 +238,10 @@ def validate(
 @scenario_app.command("list")
 def list_scenarios() -> None:
     """List the built-in scenarios."""
+    from rich.table import Table
+
+    from ..scenario import list_builtin, load_columns
+
     table = Table(show_header=True)
     table.add_column("name")
     table.add_column("title")
@@ -245,6 +261,8 @@ def alerts(
     ),
 ) -> None:
     """List the alerts stored in a database, party by party, in the order they opened."""
+    from rich.table import Table
+
     from ..model import AlertState
     from ..store import AlertQuery
 

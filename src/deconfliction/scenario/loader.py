@@ -15,7 +15,6 @@ from typing import Any
 
 import numpy as np
 import orjson
-import yaml
 from pydantic import ValidationError
 
 from ..batch import ReportBatch, from_us
@@ -28,7 +27,6 @@ from .errors import (
     split_reference_message,
     validation_problems,
 )
-from .fastjson import fast_json
 
 BUILTIN_PACKAGE = "deconfliction.scenario.builtin"
 
@@ -36,38 +34,6 @@ BUILTIN_PACKAGE = "deconfliction.scenario.builtin"
 # errors of the fields in that order, then unknown fields.
 _FIELDS = tuple(Scenario.model_fields)
 _BEFORE_REPORTS = frozenset(_FIELDS[: _FIELDS.index("reports")])
-
-# libyaml's parser when PyYAML has it: several times faster on large files
-_BaseLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-class _YamlLoader(_BaseLoader):  # type: ignore[misc]
-    """A safe loader that refuses a key given twice in one mapping.
-
-    YAML would keep the last silently: a second `reports:` or `lon:` in a hand-written
-    scenario is a mistake worth naming.
-    """
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: dict[Any, int] = {}
-        for key_node, _ in node.value:
-            if (
-                not isinstance(key_node, yaml.ScalarNode)
-                or key_node.tag == "tag:yaml.org,2002:merge"
-            ):
-                continue
-            key = self.construct_object(key_node, deep=True)
-            line = key_node.start_mark.line + 1
-            if key in seen:
-                raise yaml.constructor.ConstructorError(
-                    None,
-                    None,
-                    f"duplicate key '{key}' (first given on line {seen[key]})",
-                    key_node.start_mark,
-                )
-            seen[key] = line
-        mapping: dict[Any, Any] = super().construct_mapping(node, deep=deep)
-        return mapping
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +94,9 @@ def load_columns(path_or_name: str | Path) -> LoadedScenario:
     """A scenario with its reports as columns: the fast path of a replay."""
     source, data, fmt = read_source(path_or_name)
     if fmt == "json" or (fmt == "sniff" and _looks_like_json(data)):
+        # the byte scan brings in numba: only a JSON file has a use for it
+        from .fastjson import fast_json
+
         decoded = fast_json(data)
         if decoded is not None:
             rest, columns = decoded
@@ -188,19 +157,10 @@ def parse(source: str, data: bytes, fmt: str) -> Any:
                 source,
                 [f"line {error.lineno}, column {error.colno}: malformed JSON: {detail}"],
             ) from None
-    try:
-        with no_gc():
-            document = yaml.load(data, Loader=_YamlLoader)
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        what = error.problem or error.context or "malformed"
-        raise ScenarioError(source, [f"{where}malformed YAML: {what}"]) from None
-    except yaml.YAMLError as error:
-        raise ScenarioError(source, [f"malformed YAML: {error}"]) from None
-    if document is None:
-        raise ScenarioError(source, ["the file is empty"])
-    return document
+    # PyYAML is imported only for a YAML file: a JSON replay has no use for it
+    from .yamlfile import parse_yaml
+
+    return parse_yaml(source, data)
 
 
 def validate_with_model(source: str, document: Any) -> Scenario:

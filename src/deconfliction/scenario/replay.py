@@ -15,16 +15,19 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from itertools import pairwise
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from ..batch import ReportBatch, from_us
 from ..engine import Engine
 from ..model import AlertEvent
-from ..store import Reference, Store
 from .errors import ScenarioError
 from .loader import LoadedScenario
+
+if TYPE_CHECKING:
+    # the store (SQLite) is loaded only for a replay into a database
+    from ..store import Reference, Store
 
 
 class Timeline(Protocol):
@@ -81,6 +84,8 @@ def _rows(reports: ReportBatch, start: int, stop: int) -> ReportBatch:
 
 
 def reference_of(loaded: LoadedScenario) -> Reference:
+    from ..store import Reference
+
     scenario = loaded.scenario
     return Reference(
         parties=list(scenario.parties),
