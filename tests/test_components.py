@@ -158,17 +158,17 @@ def test_an_engine_is_built_with_its_kernels_compiled() -> None:
     """A fresh process: building an engine readies every compiled search before any
     report, so that its first evaluation does not wait for them."""
     code = (
-        "from deconfliction import segments\n"
+        "from deconfliction import rings, segments\n"
         "from deconfliction.engine import Engine\n"
         "from deconfliction.model import Party\n"
         "from deconfliction.rules import components, massing, sums\n"
         "kernels = [components._label, sums._sums, sums._nearest, segments._distances,\n"
         "    segments._within, segments._first_crossing, massing._assign,\n"
-        "    massing._nearest_sites]\n"
+        "    massing._nearest_sites, rings._locate, rings._locate_one]\n"
         "ready = lambda: [bool(k.signatures) for k in kernels]\n"
         "before = ready()\n"
         "Engine([Party(id='a', name='A'), Party(id='b', name='B')], [], [], [], [])\n"
         "print(*before, *ready())\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert done.stdout.split() == ["False"] * 8 + ["True"] * 8
+    assert done.stdout.split() == ["False"] * 10 + ["True"] * 10

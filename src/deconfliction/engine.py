@@ -8,7 +8,7 @@ from datetime import datetime
 
 import numpy as np
 
-from . import segments
+from . import rings, segments
 from .batch import ReportBatch, from_us, to_us
 from .geo import LineGeometry, Projection
 from .lifecycle import AlertBook
@@ -88,6 +88,7 @@ class Engine:
         components.warm()
         sums.warm()
         segments.warm()
+        rings.warm()
         massing.warm()
 
     @classmethod

@@ -14,6 +14,7 @@ from shapely.geometry import LineString, Point, Polygon, box
 from shapely.ops import split
 
 from .model import Line
+from .rings import INTERIOR, Ring
 from .segments import SegmentGrid, first_crossing, path_distances
 
 FloatArray = NDArray[np.float64]
@@ -108,6 +109,9 @@ class LineGeometry:
     ex: FloatArray
     """The extended line's vertices, x and y apart, for the compiled crossing search."""
     ey: FloatArray
+    left_ring: Ring
+    right_ring: Ring
+    """The two areas' outlines, for the compiled point-in-area test."""
     _buffer_cache: dict[float, tuple[Polygon, Polygon]] = field(default_factory=dict, repr=False)
     _grid_cache: dict[float, SegmentGrid] = field(default_factory=dict, repr=False)
 
@@ -159,22 +163,22 @@ class LineGeometry:
             vy=np.ascontiguousarray(xy[:, 1]),
             ex=np.ascontiguousarray(extended_xy[:, 0]),
             ey=np.ascontiguousarray(extended_xy[:, 1]),
+            left_ring=Ring.build(np.asarray(left_area.exterior.coords)),
+            right_ring=Ring.build(np.asarray(right_area.exterior.coords)),
         )
 
     def areas(self, x: FloatArray, y: FloatArray) -> NDArray[np.int8]:
         """AREA_LEFT, AREA_RIGHT, or AREA_NONE (outside the theatre or on the line)."""
         out = np.zeros(x.shape[0], dtype=np.int8)
-        if not x.shape[0]:
-            return out
-        out[shapely.contains_xy(self.left_area, x, y)] = AREA_LEFT
-        out[shapely.contains_xy(self.right_area, x, y)] = AREA_RIGHT
+        out[self.left_ring.locate(x, y) == INTERIOR] = AREA_LEFT
+        out[self.right_ring.locate(x, y) == INTERIOR] = AREA_RIGHT
         return out
 
     def area_of(self, x: float, y: float) -> int:
         """The scalar form of `areas`."""
-        if _contains_one(self.left_area, x, y):
+        if self.left_ring.locate_one(x, y) == INTERIOR:
             return AREA_LEFT
-        if _contains_one(self.right_area, x, y):
+        if self.right_ring.locate_one(x, y) == INTERIOR:
             return AREA_RIGHT
         return AREA_NONE
 
