@@ -145,6 +145,7 @@ def test_nearness_is_shapelys(
     got = grid.within(p[:, 0], p[:, 1], distance)
     want = shapely.dwithin(shapely.LineString(v), shapely.points(p), distance)
     assert got.tolist() == np.asarray(want, dtype=bool).tolist()
+    assert [grid.within_one(a, b, distance) for a, b in p.tolist()] == got.tolist()
 
 
 def test_a_grid_answers_only_within_its_reach() -> None:

@@ -21,7 +21,6 @@ FloatArray = NDArray[np.float64]
 
 GEOD = Geod(ellps="WGS84")
 
-_QUAD_SEGS = 16
 
 AREA_NONE = 0
 AREA_LEFT = 1
@@ -112,7 +111,6 @@ class LineGeometry:
     left_ring: Ring
     right_ring: Ring
     """The two areas' outlines, for the compiled point-in-area test."""
-    _buffer_cache: dict[float, tuple[Polygon, Polygon]] = field(default_factory=dict, repr=False)
     _grid_cache: dict[float, SegmentGrid] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -184,12 +182,7 @@ class LineGeometry:
 
     def within_one(self, x: float, y: float, distance_m: float) -> bool:
         """The scalar form of `within`."""
-        inner, outer = self._buffers(distance_m)
-        if _contains_one(inner, x, y):
-            return True
-        if not _contains_one(outer, x, y):
-            return False
-        return bool(shapely.dwithin(self.path, Point(x, y), distance_m))
+        return self._segment_grid(distance_m).within_one(x, y, distance_m)
 
     def within(self, x: FloatArray, y: FloatArray, distance_m: float) -> NDArray[np.bool_]:
         """Whether each point is within `distance_m` of the line itself (not its extensions)."""
@@ -200,22 +193,6 @@ class LineGeometry:
         if grid is None:
             grid = self._grid_cache[distance_m] = SegmentGrid.build(self.vx, self.vy, distance_m)
         return grid
-
-    def _buffers(self, distance_m: float) -> tuple[Polygon, Polygon]:
-        cached = self._buffer_cache.get(distance_m)
-        if cached is None:
-            inner = self.path.buffer(distance_m * (1.0 - 1e-9), quad_segs=_QUAD_SEGS)
-            slack = 1.0 / math.cos(math.pi / (4 * _QUAD_SEGS))
-            outer = self.path.buffer(distance_m * slack * (1.0 + 1e-6) + 1e-3, quad_segs=_QUAD_SEGS)
-            shapely.prepare(inner)
-            shapely.prepare(outer)
-            cached = (inner, outer)
-            self._buffer_cache[distance_m] = cached
-        return cached
-
-    def buffer(self, distance_m: float) -> Polygon:
-        """The buffer polygon of the line itself (for drawing)."""
-        return self._buffers(distance_m)[0]
 
     def distance(self, x: FloatArray, y: FloatArray, beyond: float | None = None) -> FloatArray:
         """Metres from each point to the line itself; inf for points farther than `beyond`."""
@@ -248,12 +225,3 @@ def _left_probe(xy: FloatArray) -> Point:
     offset = min(1.0, norm / 4.0)
     mx, my = (ax + bx) / 2.0, (ay + by) / 2.0
     return Point(mx - dy / norm * offset, my + dx / norm * offset)
-
-
-def _contains_one(prepared: Polygon, x: float, y: float) -> bool:
-    """`shapely.contains_xy` for one point of a polygon prepared when it was built.
-
-    The public wrapper prepares its geometry again on every call, which for a single
-    point costs twice the test itself; the live path makes a few of these per report.
-    """
-    return bool(shapely.lib.contains_xy(prepared, x, y))

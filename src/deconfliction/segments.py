@@ -142,6 +142,59 @@ class SegmentGrid:
         )
         return out
 
+    def within_one(self, px: float, py: float, distance: float) -> bool:
+        """`within` for one point."""
+        if distance > self.reach:
+            raise ValueError(f"distance {distance} is beyond the grid's reach {self.reach}")
+        return bool(
+            _within_point(
+                float(px),
+                float(py),
+                self.vx,
+                self.vy,
+                float(distance),
+                self.x0,
+                self.y0,
+                self.width,
+                self.columns,
+                self.rows,
+                self.start,
+                self.order,
+            )
+        )
+
+
+@njit(cache=True, nogil=True)
+def _within_point(
+    px: float,
+    py: float,
+    vx: FloatArray,
+    vy: FloatArray,
+    distance: float,
+    x0: float,
+    y0: float,
+    width: float,
+    columns: int,
+    rows: int,
+    start: IntArray,
+    order: IntArray,
+) -> bool:  # pragma: no cover - compiled
+    fx = (px - x0) / width
+    fy = (py - y0) / width
+    # Beyond a cell of the grid's edge no segment can be within the distance.
+    if not (-1.0 <= fx < columns + 1.0 and -1.0 <= fy < rows + 1.0):
+        return False
+    cx = int(np.floor(fx))
+    cy = int(np.floor(fy))
+    for gx in range(max(cx - 1, 0), min(cx + 2, columns)):
+        for gy in range(max(cy - 1, 0), min(cy + 2, rows)):
+            c = gx * rows + gy
+            for j in range(start[c], start[c + 1]):
+                k = order[j]
+                if _segment_distance(px, py, vx[k], vy[k], vx[k + 1], vy[k + 1]) <= distance:
+                    return True
+    return False
+
 
 @njit(cache=True, nogil=True)
 def _within(
@@ -160,28 +213,9 @@ def _within(
 ) -> BoolArray:  # pragma: no cover - compiled
     out = np.zeros(x.shape[0], np.bool_)
     for i in range(x.shape[0]):
-        px, py = x[i], y[i]
-        fx = (px - x0) / width
-        fy = (py - y0) / width
-        # Beyond a cell of the grid's edge no segment can be within the distance.
-        if fx < -1.0 or fy < -1.0 or fx >= columns + 1.0 or fy >= rows + 1.0:
-            continue
-        cx = int(np.floor(fx))
-        cy = int(np.floor(fy))
-        found = False
-        for gx in range(max(cx - 1, 0), min(cx + 2, columns)):
-            for gy in range(max(cy - 1, 0), min(cy + 2, rows)):
-                c = gx * rows + gy
-                for j in range(start[c], start[c + 1]):
-                    k = order[j]
-                    if _segment_distance(px, py, vx[k], vy[k], vx[k + 1], vy[k + 1]) <= distance:
-                        found = True
-                        break
-                if found:
-                    break
-            if found:
-                break
-        out[i] = found
+        out[i] = _within_point(
+            x[i], y[i], vx, vy, distance, x0, y0, width, columns, rows, start, order
+        )
     return out
 
 
@@ -237,7 +271,9 @@ def _first_crossing(
 
 def warm() -> None:
     """Compile the searches, or load them from numba's cache, if this process has not."""
-    if not (_distances.signatures and _first_crossing.signatures and _within.signatures):
+    if not all(f.signatures for f in (_distances, _first_crossing, _within, _within_point)):
         path_distances(np.zeros(1), np.zeros(1), np.zeros(2), np.ones(2))
         first_crossing(-1.0, 0.5, 1.0, 0.5, np.zeros(2), np.ones(2))
-        SegmentGrid.build(np.zeros(2), np.ones(2), 1.0).within(np.zeros(1), np.zeros(1), 1.0)
+        grid = SegmentGrid.build(np.zeros(2), np.ones(2), 1.0)
+        grid.within(np.zeros(1), np.zeros(1), 1.0)
+        grid.within_one(0.0, 0.0, 1.0)
