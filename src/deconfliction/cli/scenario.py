@@ -8,7 +8,7 @@ import time
 from collections.abc import Iterable, Iterator
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypeVar
 
 import orjson
 import typer
@@ -28,6 +28,9 @@ scenario_app = typer.Typer(
     help="Scenario files: replay, validate, and list the built-in ones.",
     no_args_is_help=True,
 )
+
+
+Step = TypeVar("Step")
 
 
 class OutputFormat(StrEnum):
@@ -89,10 +92,18 @@ def run(
             if progress is not None
             else (console.is_terminal and replay.total >= PROGRESS_MIN_REPORTS)
         )
-        events = _with_progress(replay, console) if show else replay.events()
         if output is OutputFormat.JSONL:
-            count = _write_jsonl(events, sys.stdout.buffer)
+            lines: Iterable[tuple[int, list[bytes]]] = replay.json_steps()
+            if show:
+                lines = _with_progress(lines, replay.total, console)
+            count = _write_lines(lines, sys.stdout.buffer)
         else:
+            steps: Iterable[tuple[int, list[dict[str, Any]]]] = (
+                (step.reports, step.events) for step in replay.steps()
+            )
+            if show:
+                steps = _with_progress(steps, replay.total, console)
+            events = (event for _, step_events in steps for event in step_events)
             count = _print_table(events, loaded.scenario.name)
     except ScenarioError as error:
         raise _fail(error.lines) from None
@@ -123,7 +134,10 @@ def _open_store(db: Path) -> Any:
         raise _fail([f"{db}: cannot open the database: {error}"]) from None
 
 
-def _with_progress(replay: Any, console: Console) -> Iterator[dict[str, Any]]:
+def _with_progress(
+    steps: Iterable[tuple[int, list[Step]]], total: int, console: Console
+) -> Iterator[tuple[int, list[Step]]]:
+    """The steps of a replay (reports, events), a bar on stderr counting the reports."""
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -140,18 +154,24 @@ def _with_progress(replay: Any, console: Console) -> Iterator[dict[str, Any]]:
         TimeElapsedColumn(),
     )
     with Progress(*columns, console=console, transient=True) as bar:
-        task = bar.add_task("replay", total=replay.total)
-        for step in replay.steps():
-            bar.advance(task, step.reports)
-            yield from step.events
+        task = bar.add_task("replay", total=total)
+        for reports, events in steps:
+            bar.advance(task, reports)
+            yield reports, events
 
 
 def _write_jsonl(events: Iterable[dict[str, Any]], out: BinaryIO) -> int:
+    return _write_lines(((1, [orjson.dumps(event)]) for event in events), out)
+
+
+def _write_lines(steps: Iterable[tuple[int, list[bytes]]], out: BinaryIO) -> int:
+    """Write each step's JSON lines in one write; the number of lines."""
     count = 0
     try:
-        for event in events:
-            out.write(orjson.dumps(event) + b"\n")
-            count += 1
+        for _, lines in steps:
+            if lines:
+                out.write(b"\n".join(lines) + b"\n")
+                count += len(lines)
         out.flush()
     except BrokenPipeError:
         # the reader went away (`| head`): stop quietly, and keep Python's own flush

@@ -245,9 +245,9 @@ def intern(
     Strings are told apart by their bytes, compared in full, never by a hash alone.
     """
     m = starts.shape[0]
-    size = 16
-    while size < 2 * m:
-        size *= 2
+    # the table grows with the distinct strings, not the rows: a column of ten thousand
+    # units over a million rows keeps to the processor's cache
+    size = 1024
     mask = size - 1
     table = np.full(size, -1, np.int64)
     first = np.empty(m, np.int64)
@@ -264,7 +264,8 @@ def intern(
         h = np.int64(-3750763034362895579)
         for j in range(s, e):
             h = (h ^ np.int64(buf[j])) * np.int64(1099511628211)
-        slot = (h ^ (h >> 29)) & mask
+        h ^= h >> 29
+        slot = h & mask
         while True:
             c = table[slot]
             if c < 0:
@@ -286,6 +287,15 @@ def intern(
                     codes[r] = c
                     break
             slot = (slot + 1) & mask
+        if 2 * k > size:
+            size *= 4
+            mask = size - 1
+            table = np.full(size, -1, np.int64)
+            for c in range(k):
+                slot = hashes[c] & mask
+                while table[slot] >= 0:
+                    slot = (slot + 1) & mask
+                table[slot] = c
     return codes, first[:k], length[:k]
 
 
