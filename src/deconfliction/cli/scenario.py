@@ -75,15 +75,22 @@ def run(
     ),
 ) -> None:
     """Replay a scenario and print its alert events in time order."""
-    from ..engine import EngineError
-    from ..scenario import ScenarioError, load_columns
-    from ..scenario.replay import Replay
+    from ..scenario import ScenarioError
+    from ..scenario.loader import begin_loading
 
     console = _stderr()
     started = time.perf_counter()
+    try:
+        finish_loading = begin_loading(scenario)
+    except ScenarioError as error:
+        raise _fail(error.lines) from None
+    # the file is read and scanned meanwhile
+    from ..engine import EngineError
+    from ..scenario.replay import Replay
+
     store = None
     try:
-        loaded = load_columns(scenario)
+        loaded = finish_loading()
         if db is not None:
             store = _open_store(db)
         replay = Replay(loaded, store=store)

@@ -46,13 +46,32 @@ class _Refused(Exception):
     """A value the fast path leaves to the general path (and the model's words)."""
 
 
-def fast_json(data: bytes) -> tuple[dict[str, Any], ReportColumns] | None:
+Located = tuple[int, int, IntArray, SizeArray]
+"""Where a document's reports are: (start, end, value starts, value sizes), from `scan`."""
+
+
+def locate(data: bytes) -> Located | None:
+    """Where the reports of a JSON scenario and their values are; None when they are
+    not plainly there. The scan releases the GIL."""
+    return scan(data, _NAMES, _KINDS, _REQUIRED)
+
+
+def warm() -> None:
+    """Load the compiled scan (and numba) on this thread, before `locate` runs on another."""
+    locate(b'{"reports": []}')
+
+
+def fast_json(
+    data: bytes, located: Located | None = None
+) -> tuple[dict[str, Any], ReportColumns] | None:
     """The document without its reports, and the report columns, of a JSON scenario
-    whose reports are all valid; None to take the general path."""
-    found = scan(data, _NAMES, _KINDS, _REQUIRED)
-    if found is None:
-        return None
-    first, last, starts, sizes = found
+    whose reports are all valid; None to take the general path. `located` is what
+    `locate` found in `data`, if it was asked already."""
+    if located is None:
+        located = locate(data)
+        if located is None:
+            return None
+    first, last, starts, sizes = located
     try:
         with no_gc():
             rest = orjson.loads(data[:first] + b"[]" + data[last:])

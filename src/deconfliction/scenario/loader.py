@@ -9,9 +9,12 @@ document with the `Scenario` model (`validate_with_model`), line for line.
 from __future__ import annotations
 
 import importlib.resources
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import orjson
@@ -27,6 +30,9 @@ from .errors import (
     split_reference_message,
     validation_problems,
 )
+
+if TYPE_CHECKING:
+    from .fastjson import Located
 
 BUILTIN_PACKAGE = "deconfliction.scenario.builtin"
 
@@ -93,11 +99,90 @@ def load(path_or_name: str | Path) -> Scenario:
 def load_columns(path_or_name: str | Path) -> LoadedScenario:
     """A scenario with its reports as columns: the fast path of a replay."""
     source, data, fmt = read_source(path_or_name)
-    if fmt == "json" or (fmt == "sniff" and _looks_like_json(data)):
-        # the byte scan brings in numba: only a JSON file has a use for it
-        from .fastjson import fast_json
+    return _load(source, data, fmt)
 
-        decoded = fast_json(data)
+
+def begin_loading(path_or_name: str | Path) -> Callable[[], LoadedScenario]:
+    """`load_columns` begun; the call returned finishes it and gives what it gives
+    (or raises its errors).
+
+    A JSON file is read, and its reports located, on a thread of its own while the
+    caller goes on (the command line imports the engine meanwhile): reading and the
+    byte scan release the GIL, so a second core shortens the start. Anything else is
+    loaded by the call.
+    """
+    path = Path(path_or_name)
+    if not path.is_file() or _format_of(path) == "yaml":
+        return partial(load_columns, path_or_name)
+    reading = _Reading(path)
+    try:
+        # numba is imported, and its first call made, here: never on two threads at once
+        from . import fastjson
+
+        fastjson.warm()
+        reading.locate = fastjson.locate
+    finally:
+        reading.warmed.set()
+
+    def finish() -> LoadedScenario:
+        data, located = reading.result()
+        return _load(
+            str(path_or_name),
+            data,
+            _format_of(path),
+            lambda data: None if located is None else fastjson.fast_json(data, located),
+        )
+
+    return finish
+
+
+class _Reading:
+    """A JSON file read, and its reports located, on a thread."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.locate: Callable[[bytes], Located | None] | None = None
+        """Set, with `warmed`, once the scan can run on this thread."""
+        self.warmed = threading.Event()
+        self.outcome: tuple[bytes, Located | None] | None = None
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="scenario-reading", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            data = _read(self.path)
+            self.warmed.wait()
+            locate = self.locate
+            located = locate(data) if locate is not None and _looks_like_json(data) else None
+            self.outcome = (data, located)
+        except BaseException as error:  # raised again on the caller's thread by result()
+            self.error = error
+
+    def result(self) -> tuple[bytes, Located | None]:
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+        assert self.outcome is not None
+        return self.outcome
+
+
+Decoded = tuple[dict[str, Any], ReportColumns]
+
+
+def _load(
+    source: str,
+    data: bytes,
+    fmt: str,
+    decode: Callable[[bytes], Decoded | None] | None = None,
+) -> LoadedScenario:
+    if fmt == "json" or (fmt == "sniff" and _looks_like_json(data)):
+        if decode is None:
+            # the byte scan brings in numba: only a JSON file has a use for it
+            from .fastjson import fast_json
+
+            decode = fast_json
+        decoded = decode(data)
         if decoded is not None:
             rest, columns = decoded
             try:
