@@ -96,6 +96,7 @@ class _Columns:
         self.buf = buf
         self.starts = starts
         self.sizes = sizes
+        self.rows = starts.shape[1]
 
     def read(self, default_observer: str) -> ReportColumns:
         units, unit = self.ids("unit")
@@ -127,10 +128,7 @@ class _Columns:
     def column(self, name: str) -> tuple[IntArray, SizeArray]:
         """Where each row's value starts (0: none) and how many bytes it takes."""
         f = _NAMES.index(name)
-        return (
-            np.ascontiguousarray(self.starts[:, f]),
-            np.ascontiguousarray(self.sizes[:, f]),
-        )
+        return self.starts[f], self.sizes[f]
 
     def given(self, name: str) -> tuple[IntArray, IntArray, SizeArray]:
         """The rows that hold a value of a column, where each starts and its size."""
@@ -154,9 +152,9 @@ class _Columns:
         _lengths(values, sizes, 1, 128)
         given = np.empty(len(values), dtype=object)
         given[:] = values
-        if len(rows) == len(self.starts):
+        if len(rows) == self.rows:
             return given
-        out = np.full(len(self.starts), None, dtype=object)
+        out = np.full(self.rows, None, dtype=object)
         out[rows] = given
         return out
 
@@ -185,7 +183,7 @@ class _Columns:
 
     def strength(self) -> IntArray:
         rows, starts, sizes = self.given("strength")
-        out = np.full(len(self.starts), -1, dtype=np.int64)
+        out = np.full(self.rows, -1, dtype=np.int64)
         if rows.size:
             values = _decode(gather(self.buf, starts, sizes))
             # 3.0 or 1e2 would be the model's to judge
@@ -207,7 +205,7 @@ class _Columns:
         values = _decode(gather(self.buf, starts, sizes))
         if not all(map(equipment_judge(), values)):
             raise _Refused
-        out: list[dict[str, int] | None] = [None] * len(self.starts)
+        out: list[dict[str, int] | None] = [None] * self.rows
         for row, value in zip(rows.tolist(), values, strict=True):
             out[row] = value
         return tuple(out)

@@ -41,9 +41,10 @@ def _scan(
     """
     n = buf.shape[0]
     fields = kinds.shape[0]
-    starts = np.zeros((1 << 12, fields), np.int64)
-    sizes = np.zeros((1 << 12, fields), np.uint16)
-    refused = (-1, -1, starts[:0], sizes[:0])
+    # a row per field, so that each field's column is contiguous
+    starts = np.zeros((fields, 1 << 12), np.int64)
+    sizes = np.zeros((fields, 1 << 12), np.uint16)
+    refused = (-1, -1, starts[:, :0], sizes[:, :0])
 
     def ws(i: int) -> int:
         while i < n:
@@ -152,12 +153,12 @@ def _scan(
                     # one report: an object of known fields, each at most once
                     if i >= n or buf[i] != _OPEN_OBJECT:
                         return refused
-                    if rows == starts.shape[0]:
-                        grown = np.zeros((2 * rows, fields), np.int64)
-                        grown[:rows] = starts
+                    if rows == starts.shape[1]:
+                        grown = np.zeros((fields, 2 * rows), np.int64)
+                        grown[:, :rows] = starts
                         starts = grown
-                        grown_sizes = np.zeros((2 * rows, fields), np.uint16)
-                        grown_sizes[:rows] = sizes
+                        grown_sizes = np.zeros((fields, 2 * rows), np.uint16)
+                        grown_sizes[:, :rows] = sizes
                         sizes = grown_sizes
                     seen = 0
                     i = ws(i + 1)
@@ -203,8 +204,8 @@ def _scan(
                         if i < 0 or i - start > 65535:
                             return refused
                         if start:
-                            starts[rows, f] = start
-                            sizes[rows, f] = i - start
+                            starts[f, rows] = start
+                            sizes[f, rows] = i - start
                         i = ws(i)
                         if i < n and buf[i] == _COMMA:
                             i = ws(i + 1)
@@ -233,7 +234,7 @@ def _scan(
         return refused
     if first < 0 or ws(i + 1) != n:
         return refused
-    return first, last, starts[:rows], sizes[:rows]
+    return first, last, starts[:, :rows], sizes[:, :rows]
 
 
 @njit(cache=True, nogil=True)
@@ -255,12 +256,24 @@ def intern(
     hashes = np.empty(m, np.int64)
     codes = np.empty(m, np.int64)
     k = 0
+    last = 0
     for r in range(m):
         s = starts[r]
         if s == 0:
             codes[r] = -1
             continue
         e = s + sizes[r]
+        if k and length[last] == sizes[r]:
+            # runs of one value (a sweep's time, one source) skip the hash
+            same = True
+            f0 = first[last]
+            for j in range(e - s):
+                if buf[s + j] != buf[f0 + j]:
+                    same = False
+                    break
+            if same:
+                codes[r] = last
+                continue
         h = np.int64(-3750763034362895579)
         for j in range(s, e):
             h = (h ^ np.int64(buf[j])) * np.int64(1099511628211)
@@ -287,6 +300,7 @@ def intern(
                     codes[r] = c
                     break
             slot = (slot + 1) & mask
+        last = codes[r]
         if 2 * k > size:
             size *= 4
             mask = size - 1
