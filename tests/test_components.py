@@ -164,11 +164,12 @@ def test_an_engine_is_built_with_its_kernels_compiled() -> None:
         "from deconfliction.rules import components, massing, sums\n"
         "kernels = [components._label, sums._sums, sums._nearest, segments._distances,\n"
         "    segments._within, segments._first_crossing, massing._assign,\n"
-        "    massing._nearest_sites, rings._locate, rings._locate_one, segments._within_point]\n"
+        "    massing._nearest_sites, rings._locate, rings._locate_one, segments._within_point,\n"
+        "    sums._pairs]\n"
         "ready = lambda: [bool(k.signatures) for k in kernels]\n"
         "before = ready()\n"
         "Engine([Party(id='a', name='A'), Party(id='b', name='B')], [], [], [], [])\n"
         "print(*before, *ready())\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert done.stdout.split() == ["False"] * 11 + ["True"] * 11
+    assert done.stdout.split() == ["False"] * 12 + ["True"] * 12

@@ -88,6 +88,14 @@ def test_a_move_through_a_vertex_meets_it(
     assert (hit[0], hit[1]) == pytest.approx(vertices[1], abs=1e-12)
 
 
+def test_a_move_ending_where_a_long_segment_ends_meets_it_there() -> None:
+    # Parameters computed from these figures land a few ulps past 1; the orientation of
+    # the move's end against the segment is exactly zero.
+    v = np.array([[27895.0, 2.938], [0.0, 0.0]])
+    assert first_crossing(1.0, 0.0, 0.0, 0.0, v[:, 0], v[:, 1]) == (0.0, 0.0, 1.0)
+    assert reference_crossing(1.0, 0.0, 0.0, 0.0, v) == (0.0, 0.0, 1.0)
+
+
 def test_a_move_along_a_segment_meets_it_where_they_first_overlap() -> None:
     v = np.array([[0.0, 0.0], [10.0, 0.0], [10.0, 10.0]])
     assert first_crossing(-5.0, 0.0, 5.0, 0.0, v[:, 0], v[:, 1]) == (0.0, 0.0, 0.5)

@@ -109,3 +109,40 @@ def test_nearest_is_inf_beyond_the_radius() -> None:
     grid = SiteGrid.build(np.array([0.0, 100.0]), np.array([0.0, 0.0]), 30.0)
     got = grid.nearest(np.array([10.0, 130.0, 50.0, 1e15]), np.array([0.0, 0.0, 0.0, 0.0]))
     assert got.tolist() == [10.0, 30.0, np.inf, np.inf]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    sites=st.lists(st.tuples(coordinate, coordinate), min_size=1, max_size=40),
+    points=st.lists(
+        st.tuples(coordinate, coordinate, st.floats(0.0, 1.0, allow_nan=False)), max_size=150
+    ),
+    bound=st.one_of(st.sampled_from([0.0, 1000.0, 40000.0]), st.floats(0.0, 2e5)),
+    snap=st.sampled_from([0.0, 1000.0]),
+)
+def test_pairs_within_each_radius_match_a_distance_matrix(
+    sites: list[tuple[float, float]],
+    points: list[tuple[float, float, float]],
+    bound: float,
+    snap: float,
+) -> None:
+    sx = np.array([s[0] for s in sites])
+    sy = np.array([s[1] for s in sites])
+    x = np.array([p[0] for p in points], dtype=np.float64)
+    y = np.array([p[1] for p in points], dtype=np.float64)
+    # Each point's own radius, up to the bound; on the snapped grid, often exactly it.
+    radius = np.array([p[2] for p in points], dtype=np.float64) * bound
+    if snap:
+        sx, sy, x, y = (np.round(a / snap) * snap for a in (sx, sy, x, y))
+        radius = np.where(radius > bound / 2, bound, radius)
+    point, site = SiteGrid.build(sx, sy, bound).pairs(x, y, radius)
+    d2 = (x[:, None] - sx[None, :]) ** 2 + (y[:, None] - sy[None, :]) ** 2
+    want_point, want_site = np.nonzero(d2 <= (radius * radius)[:, None])
+    assert point.tolist() == want_point.tolist()
+    assert site.tolist() == want_site.tolist()
+
+
+def test_pairs_refuse_a_radius_beyond_the_grid() -> None:
+    grid = SiteGrid.build(np.zeros(1), np.zeros(1), 10.0)
+    with pytest.raises(ValueError, match="beyond the grid"):
+        grid.pairs(np.zeros(1), np.zeros(1), np.array([11.0]))

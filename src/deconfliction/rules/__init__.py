@@ -15,7 +15,7 @@ from ..model import Settings, Site
 from ..picture import Applied, Picture, Roster
 from .sums import SiteGrid
 
-__all__ = ["Context", "SiteTable", "Watch", "describe_unit", "figures"]
+__all__ = ["Context", "SiteTable", "Watch", "describe_unit", "figures", "site_horizon"]
 
 
 @dataclass
@@ -56,23 +56,18 @@ class SiteTable:
         return self.grid(within).nearest(x, y)
 
     def within(
-        self, x: NDArray[np.float64], y: NDArray[np.float64], radius: NDArray[np.float64]
+        self,
+        x: NDArray[np.float64],
+        y: NDArray[np.float64],
+        radius: NDArray[np.float64],
+        bound: float,
     ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-        """(point, site) index pairs with the site within each point's radius."""
-        if self.tree is None or not x.shape[0]:
+        """(point, site) index pairs with the site within each point's radius (all radii
+        at most `bound`), by point, then site."""
+        if not self.sites or not x.shape[0]:
             empty = np.zeros(0, dtype=np.int64)
             return empty, empty
-        if x.shape[0] * len(self.sites) <= 4096:
-            # A handful of points (the live path): one small matrix beats the tree's
-            # per-query overhead.
-            d = np.hypot(x[:, None] - self.x[None, :], y[:, None] - self.y[None, :])
-            point, site = np.nonzero(d <= radius[:, None])
-            return point.astype(np.int64), site.astype(np.int64)
-        hits = self.tree.query_ball_point(np.column_stack([x, y]), r=radius)
-        lengths = np.fromiter((len(h) for h in hits), dtype=np.int64, count=len(hits))
-        points = np.repeat(np.arange(len(hits), dtype=np.int64), lengths)
-        sites = np.fromiter((s for h in hits for s in h), dtype=np.int64, count=int(lengths.sum()))
-        return points, sites
+        return self.grid(bound).pairs(x, y, radius)
 
 
 @dataclass
@@ -159,6 +154,12 @@ class Context:
 
     def unit_ids(self, units: NDArray[np.int64]) -> tuple[str, ...]:
         return tuple(self.roster.units[int(u)].id for u in units)
+
+
+def site_horizon(settings: Settings) -> float:
+    """How far from our sites a unit's distance to them matters: the massing distance,
+    or the longest reach. Beyond it the rules only need to know it is farther."""
+    return max(settings.massing_near_m, max(settings.weapon_ranges_m.values(), default=0.0))
 
 
 def describe_unit(ctx: Context, index: int) -> str:

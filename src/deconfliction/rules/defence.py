@@ -166,8 +166,8 @@ def _add(
     """Add strengths at these places into the sums; whether any site was within reach."""
     watch = ctx.watch
     assert watch.own_sum is not None and watch.other_sum is not None
-    radius = np.full(x.shape[0], ctx.settings.defence_radius_m)
-    point, site = ctx.sites.within(x, y, radius)
+    bound = ctx.settings.defence_radius_m
+    point, site = ctx.sites.within(x, y, np.full(x.shape[0], bound), bound)
     if not point.size:
         return False
     n = watch.own_sum.shape[0]

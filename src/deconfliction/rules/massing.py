@@ -10,9 +10,9 @@ from numpy.typing import NDArray
 
 from .. import wording
 from ..lifecycle import Finding, Key
-from ..model import AlertEvent, Rule, Settings, Severity
+from ..model import AlertEvent, Rule, Severity
 from ..picture import HEAVY
-from . import Context, bloc_label
+from . import Context, bloc_label, site_horizon
 from .components import components
 
 IntArray = NDArray[np.int64]
@@ -41,7 +41,7 @@ def refresh_flags(ctx: Context, units: IntArray) -> None:
         return
     pic, watch, settings = ctx.picture, ctx.watch, ctx.settings
     x, y = pic.x[units], pic.y[units]
-    nearest = ctx.sites.nearest(x, y, _site_horizon(settings))
+    nearest = ctx.sites.nearest(x, y, site_horizon(settings))
     watch.site_distance[units] = nearest
     near = nearest <= settings.massing_near_m
     reach = pic.reach(units)
@@ -53,12 +53,6 @@ def refresh_flags(ctx: Context, units: IntArray) -> None:
             near[todo] = geometry.within(x[todo], y[todo], settings.massing_near_m)
     watch.near[units] = near
     watch.covers[units] = covers
-
-
-def _site_horizon(settings: Settings) -> float:
-    """How far from our sites a unit's distance to them matters: the massing distance,
-    or the longest reach. Beyond it the flags only need to know it is farther."""
-    return max(settings.massing_near_m, max(settings.weapon_ranges_m.values(), default=0.0))
 
 
 def refresh_one(ctx: Context, unit: int, distance: NDArray[np.float64]) -> None:

@@ -3,9 +3,10 @@
 The sites are binned once on a grid whose cells are at least the radius wide, so a unit
 need only be compared with the sites of the three by three cells around its own. Two
 searches use it: the strength within the defence radius of each site (the defence
-rules' count from scratch), and each unit's nearest site when it is within the radius
-(massing's nearness and a unit's reach over our sites). Each is one pass over the units,
-without the pair lists or per-query work of a k-d tree.
+rules' count from scratch), each unit's nearest site when it is within the radius
+(massing's nearness and a unit's reach over our sites), and the sites within each unit's
+own radius (its reach, for threats). Each is one pass over the units, without the
+per-query work of a k-d tree.
 """
 
 from __future__ import annotations
@@ -110,6 +111,82 @@ class SiteGrid:
         )
         return out
 
+    def pairs(self, x: FloatArray, y: FloatArray, radius: FloatArray) -> tuple[IntArray, IntArray]:
+        """(point, site) for every site within its point's radius (at most the grid's),
+        by point, then site."""
+        if x.shape[0] and float(radius.max()) > self.radius:
+            raise ValueError(f"a radius beyond the grid's {self.radius}")
+        point: IntArray
+        site: IntArray
+        point, site = _pairs(
+            np.ascontiguousarray(x, dtype=np.float64),
+            np.ascontiguousarray(y, dtype=np.float64),
+            np.ascontiguousarray(radius, dtype=np.float64),
+            self.x,
+            self.y,
+            self.x0,
+            self.y0,
+            self.width,
+            self.columns,
+            self.rows,
+            self.start,
+            self.order,
+        )
+        return point, site
+
+
+@njit(cache=True, nogil=True)
+def _pairs(
+    x: FloatArray,
+    y: FloatArray,
+    radius: FloatArray,
+    sx: FloatArray,
+    sy: FloatArray,
+    x0: float,
+    y0: float,
+    width: float,
+    columns: int,
+    rows: int,
+    start: IntArray,
+    order: IntArray,
+) -> tuple[IntArray, IntArray]:  # pragma: no cover - compiled
+    n = x.shape[0]
+    point = np.empty(16, np.int64)
+    site = np.empty(16, np.int64)
+    m = 0
+    for i in range(n):
+        fx = (x[i] - x0) / width
+        fy = (y[i] - y0) / width
+        if not (-1.0 <= fx < columns + 1.0 and -1.0 <= fy < rows + 1.0):
+            continue
+        cx = int(np.floor(fx))
+        cy = int(np.floor(fy))
+        r2 = radius[i] * radius[i]
+        first = m
+        for gx in range(max(cx - 1, 0), min(cx + 2, columns)):
+            for gy in range(max(cy - 1, 0), min(cy + 2, rows)):
+                c = gx * rows + gy
+                for k in range(start[c], start[c + 1]):
+                    s = order[k]
+                    dx = sx[s] - x[i]
+                    dy = sy[s] - y[i]
+                    if dx * dx + dy * dy <= r2:
+                        if m == point.shape[0]:
+                            point = np.concatenate((point, np.empty(m, np.int64)))
+                            site = np.concatenate((site, np.empty(m, np.int64)))
+                        point[m] = i
+                        site[m] = s
+                        m += 1
+        # A point's sites in ascending order (a handful: insertion sort).
+        for a in range(first + 1, m):
+            value = site[a]
+            b = a - 1
+            while b >= first and site[b] > value:
+                site[b + 1] = site[b]
+                b -= 1
+            site[b + 1] = value
+    return point[:m].copy(), site[:m].copy()
+
 
 @njit(cache=True, nogil=True)
 def _nearest(
@@ -197,7 +274,8 @@ def _sums(
 
 def warm() -> None:
     """Compile the searches, or load them from numba's cache, if this process has not."""
-    if not (_sums.signatures and _nearest.signatures):
+    if not (_sums.signatures and _nearest.signatures and _pairs.signatures):
         grid = SiteGrid.build(np.zeros(1), np.zeros(1), 1.0)
         grid.sums(np.zeros(1), np.zeros(1), np.ones(1, dtype=np.int64), np.ones(1, dtype=bool))
         grid.nearest(np.zeros(1), np.zeros(1))
+        grid.pairs(np.zeros(1), np.zeros(1), np.ones(1))
