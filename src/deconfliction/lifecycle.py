@@ -63,9 +63,9 @@ def _build(cls: type[M], values: dict[str, object]) -> M:
     return obj
 
 
-def _revise(alert: Alert, **changes: object) -> Alert:
+def _revise(alert: Alert, changes: dict[str, object]) -> Alert:
     """A copy of an alert with some of its values replaced (all computed by the engine)."""
-    values = dict(alert.__dict__)
+    values = alert.__dict__.copy()
     values.update(changes)
     return _build(Alert, values)
 
@@ -159,13 +159,15 @@ class AlertBook:
         self._figures[finding.key] = finding.figures
         alert = _revise(
             current,
-            severity=finding.severity,
-            time=now,
-            units=list(finding.units),
-            lon=finding.lon,
-            lat=finding.lat,
-            message=finding.message,
-            updated=now,
+            {
+                "severity": finding.severity,
+                "time": now,
+                "units": list(finding.units),
+                "lon": finding.lon,
+                "lat": finding.lat,
+                "message": finding.message,
+                "updated": now,
+            },
         )
         self.open[finding.key] = alert
         self.by_id[alert.id] = alert
@@ -180,10 +182,12 @@ class AlertBook:
         now = self._time(now_us)
         alert = _revise(
             current,
-            state=AlertState.RESOLVED,
-            time=now,
-            updated=now,
-            message=message or current.message,
+            {
+                "state": AlertState.RESOLVED,
+                "time": now,
+                "updated": now,
+                "message": message or current.message,
+            },
         )
         if self.keep_resolved:
             self.by_id[alert.id] = alert

@@ -7,7 +7,7 @@ from numpy.typing import NDArray
 
 from .. import wording
 from ..lifecycle import Finding
-from ..model import AlertEvent, Rule, Severity
+from ..model import AlertEvent, Priority, Rule, Severity
 from ..picture import AppliedOne
 from . import Context, describe_unit, figures, site_horizon
 
@@ -110,6 +110,10 @@ def _out_of_reach(ctx: Context, unit: int, site: int) -> AlertEvent | None:
     )
 
 
+# A site's priority is the severity of a threat to it.
+_SEVERITY = {priority: Severity(priority.value) for priority in Priority}
+
+
 def _key(ctx: Context, unit: int, site: int) -> tuple[object, ...]:
     return (Rule.SITE_THREAT, ctx.party, ctx.sites.sites[site].id, unit)
 
@@ -124,7 +128,7 @@ def _raise(ctx: Context, unit: int, site: int, distance: float, reach: float) ->
         rule=Rule.SITE_THREAT,
         party=ctx.party,
         key=_key(ctx, unit, site),
-        severity=Severity(target.priority.value),
+        severity=_SEVERITY[target.priority],
         message=message,
         units=(ctx.roster.units[unit].id,),
         site=target.id,
