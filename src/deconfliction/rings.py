@@ -69,33 +69,16 @@ class Ring:
         out: NDArray[np.int8] = _locate(
             np.ascontiguousarray(px, dtype=np.float64),
             np.ascontiguousarray(py, dtype=np.float64),
-            self.x,
-            self.y,
-            self.y0,
-            self.y1,
-            self.height,
-            self.strips,
-            self.start,
-            self.order,
+            *self._index(),
         )
         return out
 
     def locate_one(self, px: float, py: float) -> int:
         """`locate` for one point."""
-        return int(
-            _locate_one(
-                float(px),
-                float(py),
-                self.x,
-                self.y,
-                self.y0,
-                self.y1,
-                self.height,
-                self.strips,
-                self.start,
-                self.order,
-            )
-        )
+        return int(_locate_one(float(px), float(py), *self._index()))
+
+    def _index(self) -> tuple[FloatArray, FloatArray, float, float, float, int, IntArray, IntArray]:
+        return self.x, self.y, self.y0, self.y1, self.height, self.strips, self.start, self.order
 
 
 @njit(cache=True, nogil=True)

@@ -23,6 +23,8 @@ import numpy as np
 from numba import njit
 from numpy.typing import NDArray
 
+from .cells import Cells, Frame, around
+
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 BoolArray = NDArray[np.bool_]
@@ -75,78 +77,45 @@ def _distances(
     return out
 
 
-# Cells along the wider side at most: a short distance over a long line widens the cells
-# (any width of at least the distance finds every segment within it).
-_MAX_CELLS = 1024
-
-
 @dataclass(frozen=True)
 class SegmentGrid:
-    """A polyline's segments binned on a grid whose cells are at least `reach` wide, so
-    that the segments within `reach` of a point lie in the 3 x 3 cells around its own.
-
-    The segments of cell c are `order[start[c]:start[c + 1]]`; a segment is listed in
-    every cell its bounding box meets.
-    """
+    """A polyline's vertices and its segments binned on cells at least `reach` wide, so
+    that the segments within `reach` of a point lie in the 3 x 3 cells around its own."""
 
     vx: FloatArray
     vy: FloatArray
-    reach: float
-    x0: float
-    y0: float
-    width: float
-    columns: int
-    rows: int
-    start: IntArray
-    order: IntArray
+    cells: Cells
 
     @classmethod
     def build(cls, vx: FloatArray, vy: FloatArray, reach: float) -> SegmentGrid:
-        x0, y0 = float(vx.min()), float(vy.min())
-        extent = max(float(vx.max()) - x0, float(vy.max()) - y0)
-        width = max(reach, extent / _MAX_CELLS, 1.0)
-        ix = ((vx - x0) // width).astype(np.int64)
-        iy = ((vy - y0) // width).astype(np.int64)
-        columns, rows = int(ix.max()) + 1, int(iy.max()) + 1
-        cells: list[int] = []
-        segments: list[int] = []
-        for k in range(vx.shape[0] - 1):
-            x_lo, x_hi = sorted((int(ix[k]), int(ix[k + 1])))
-            y_lo, y_hi = sorted((int(iy[k]), int(iy[k + 1])))
-            for gx in range(x_lo, x_hi + 1):
-                for gy in range(y_lo, y_hi + 1):
-                    cells.append(gx * rows + gy)
-                    segments.append(k)
-        cell = np.array(cells, dtype=np.int64)
-        by_cell = np.argsort(cell, kind="stable")
-        start = np.searchsorted(cell[by_cell], np.arange(columns * rows + 1)).astype(np.int64)
-        order = np.array(segments, dtype=np.int64)[by_cell]
-        return cls(vx, vy, float(reach), x0, y0, width, columns, rows, start, order)
+        vx = np.ascontiguousarray(vx, dtype=np.float64)
+        vy = np.ascontiguousarray(vy, dtype=np.float64)
+        return cls(vx, vy, Cells.of_segments(vx, vy, reach))
+
+    @property
+    def reach(self) -> float:
+        return self.cells.reach
 
     def within(self, x: FloatArray, y: FloatArray, distance: float) -> BoolArray:
         """Whether each point is within `distance` (at most `reach`) of the polyline."""
-        if distance > self.reach:
-            raise ValueError(f"distance {distance} is beyond the grid's reach {self.reach}")
+        self._check(distance)
+        cells = self.cells
         out: BoolArray = _within(
             np.ascontiguousarray(x, dtype=np.float64),
             np.ascontiguousarray(y, dtype=np.float64),
             self.vx,
             self.vy,
             float(distance),
-            self.x0,
-            self.y0,
-            self.width,
-            self.columns,
-            self.rows,
-            self.start,
-            self.order,
+            cells.frame,
+            cells.start,
+            cells.order,
         )
         return out
 
     def within_one(self, px: float, py: float, distance: float) -> bool:
         """`within` for one point."""
-        if distance > self.reach:
-            raise ValueError(f"distance {distance} is beyond the grid's reach {self.reach}")
+        self._check(distance)
+        cells = self.cells
         return bool(
             _within_point(
                 float(px),
@@ -154,15 +123,15 @@ class SegmentGrid:
                 self.vx,
                 self.vy,
                 float(distance),
-                self.x0,
-                self.y0,
-                self.width,
-                self.columns,
-                self.rows,
-                self.start,
-                self.order,
+                cells.frame,
+                cells.start,
+                cells.order,
             )
         )
+
+    def _check(self, distance: float) -> None:
+        if distance > self.reach:
+            raise ValueError(f"distance {distance} is beyond the grid's reach {self.reach}")
 
 
 @njit(cache=True, nogil=True)
@@ -172,23 +141,14 @@ def _within_point(
     vx: FloatArray,
     vy: FloatArray,
     distance: float,
-    x0: float,
-    y0: float,
-    width: float,
-    columns: int,
-    rows: int,
+    frame: Frame,
     start: IntArray,
     order: IntArray,
 ) -> bool:  # pragma: no cover - compiled
-    fx = (px - x0) / width
-    fy = (py - y0) / width
-    # Beyond a cell of the grid's edge no segment can be within the distance.
-    if not (-1.0 <= fx < columns + 1.0 and -1.0 <= fy < rows + 1.0):
-        return False
-    cx = int(np.floor(fx))
-    cy = int(np.floor(fy))
-    for gx in range(max(cx - 1, 0), min(cx + 2, columns)):
-        for gy in range(max(cy - 1, 0), min(cy + 2, rows)):
+    rows = frame[4]
+    gx0, gx1, gy0, gy1 = around(px, py, frame)
+    for gx in range(gx0, gx1):
+        for gy in range(gy0, gy1):
             c = gx * rows + gy
             for j in range(start[c], start[c + 1]):
                 k = order[j]
@@ -204,19 +164,13 @@ def _within(
     vx: FloatArray,
     vy: FloatArray,
     distance: float,
-    x0: float,
-    y0: float,
-    width: float,
-    columns: int,
-    rows: int,
+    frame: Frame,
     start: IntArray,
     order: IntArray,
 ) -> BoolArray:  # pragma: no cover - compiled
     out = np.zeros(x.shape[0], np.bool_)
     for i in range(x.shape[0]):
-        out[i] = _within_point(
-            x[i], y[i], vx, vy, distance, x0, y0, width, columns, rows, start, order
-        )
+        out[i] = _within_point(x[i], y[i], vx, vy, distance, frame, start, order)
     return out
 
 

@@ -1,7 +1,7 @@
 """Sites binned on a grid, for what lies within a radius of them (compiled, numba).
 
-The sites are binned once on a grid whose cells are at least the radius wide, so a unit
-need only be compared with the sites of the three by three cells around its own. Two
+The sites are binned once on cells at least the radius wide (`cells.py`), so a unit
+need only be compared with the sites of the three by three cells around its own. Three
 searches use it: the strength within the defence radius of each site (the defence
 rules' count from scratch), each unit's nearest site when it is within the radius
 (massing's nearness and a unit's reach over our sites), and the sites within each unit's
@@ -17,55 +17,35 @@ import numpy as np
 from numba import njit
 from numpy.typing import NDArray
 
+from ..cells import Cells, Frame, around
+
 IntArray = NDArray[np.int64]
 FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
 
-# Cells along the wider side at most: a tiny radius over a wide theatre widens the cells
-# (any width of at least the radius finds every site within it).
-_MAX_CELLS = 1024
+
+def _floats(values: FloatArray) -> FloatArray:
+    return np.ascontiguousarray(values, dtype=np.float64)
 
 
 @dataclass(frozen=True)
 class SiteGrid:
-    """Sites binned by cell: those of cell c are `order[start[c]:start[c + 1]]`."""
+    """Sites (x, y) and the cells they are binned in, `radius` wide at least."""
 
     x: FloatArray
     y: FloatArray
-    radius: float
-    x0: float
-    y0: float
-    width: float
-    columns: int
-    rows: int
-    start: IntArray
-    order: IntArray
+    cells: Cells
 
     @classmethod
     def build(cls, x: FloatArray, y: FloatArray, radius: float) -> SiteGrid:
         if not x.shape[0]:
             raise ValueError("a site grid needs at least one site")
-        x0, y0 = float(x.min()), float(y.min())
-        extent = max(float(x.max()) - x0, float(y.max()) - y0)
-        width = max(radius, extent / _MAX_CELLS, 1.0)
-        ix = ((x - x0) // width).astype(np.int64)
-        iy = ((y - y0) // width).astype(np.int64)
-        columns, rows = int(ix.max()) + 1, int(iy.max()) + 1
-        cell = ix * rows + iy
-        order = np.argsort(cell, kind="stable").astype(np.int64)
-        start = np.searchsorted(cell[order], np.arange(columns * rows + 1)).astype(np.int64)
-        return cls(
-            np.ascontiguousarray(x, dtype=np.float64),
-            np.ascontiguousarray(y, dtype=np.float64),
-            float(radius),
-            x0,
-            y0,
-            width,
-            columns,
-            rows,
-            start,
-            order,
-        )
+        x, y = _floats(x), _floats(y)
+        return cls(x, y, Cells.of_points(x, y, radius))
+
+    @property
+    def radius(self) -> float:
+        return self.cells.reach
 
     def sums(
         self, x: FloatArray, y: FloatArray, strength: IntArray, mine: BoolArray
@@ -75,20 +55,14 @@ class SiteGrid:
         own: IntArray
         other: IntArray
         own, other = _sums(
-            np.ascontiguousarray(x, dtype=np.float64),
-            np.ascontiguousarray(y, dtype=np.float64),
+            _floats(x),
+            _floats(y),
             np.ascontiguousarray(strength, dtype=np.int64),
             np.ascontiguousarray(mine, dtype=np.bool_),
             self.x,
             self.y,
             self.radius,
-            self.x0,
-            self.y0,
-            self.width,
-            self.columns,
-            self.rows,
-            self.start,
-            self.order,
+            *self._bins(),
         )
         return own, other
 
@@ -96,18 +70,7 @@ class SiteGrid:
         """Metres from each point to its nearest site, or inf where none is within the
         radius."""
         out: FloatArray = _nearest(
-            np.ascontiguousarray(x, dtype=np.float64),
-            np.ascontiguousarray(y, dtype=np.float64),
-            self.x,
-            self.y,
-            self.radius,
-            self.x0,
-            self.y0,
-            self.width,
-            self.columns,
-            self.rows,
-            self.start,
-            self.order,
+            _floats(x), _floats(y), self.x, self.y, self.radius, *self._bins()
         )
         return out
 
@@ -118,114 +81,44 @@ class SiteGrid:
             raise ValueError(f"a radius beyond the grid's {self.radius}")
         point: IntArray
         site: IntArray
-        point, site = _pairs(
-            np.ascontiguousarray(x, dtype=np.float64),
-            np.ascontiguousarray(y, dtype=np.float64),
-            np.ascontiguousarray(radius, dtype=np.float64),
-            self.x,
-            self.y,
-            self.x0,
-            self.y0,
-            self.width,
-            self.columns,
-            self.rows,
-            self.start,
-            self.order,
-        )
+        point, site = _pairs(_floats(x), _floats(y), _floats(radius), self.x, self.y, *self._bins())
         return point, site
 
+    def _bins(self) -> tuple[Frame, IntArray, IntArray]:
+        return self.cells.frame, self.cells.start, self.cells.order
 
-@njit(cache=True, nogil=True)
-def _pairs(
-    x: FloatArray,
-    y: FloatArray,
-    radius: FloatArray,
+
+@njit(cache=True, nogil=True, inline="always")
+def _near(
+    px: float,
+    py: float,
+    r2: float,
     sx: FloatArray,
     sy: FloatArray,
-    x0: float,
-    y0: float,
-    width: float,
-    columns: int,
-    rows: int,
+    frame: Frame,
     start: IntArray,
     order: IntArray,
-) -> tuple[IntArray, IntArray]:  # pragma: no cover - compiled
-    n = x.shape[0]
-    point = np.empty(16, np.int64)
-    site = np.empty(16, np.int64)
-    m = 0
-    for i in range(n):
-        fx = (x[i] - x0) / width
-        fy = (y[i] - y0) / width
-        if not (-1.0 <= fx < columns + 1.0 and -1.0 <= fy < rows + 1.0):
-            continue
-        cx = int(np.floor(fx))
-        cy = int(np.floor(fy))
-        r2 = radius[i] * radius[i]
-        first = m
-        for gx in range(max(cx - 1, 0), min(cx + 2, columns)):
-            for gy in range(max(cy - 1, 0), min(cy + 2, rows)):
-                c = gx * rows + gy
-                for k in range(start[c], start[c + 1]):
-                    s = order[k]
-                    dx = sx[s] - x[i]
-                    dy = sy[s] - y[i]
-                    if dx * dx + dy * dy <= r2:
-                        if m == point.shape[0]:
-                            point = np.concatenate((point, np.empty(m, np.int64)))
-                            site = np.concatenate((site, np.empty(m, np.int64)))
-                        point[m] = i
-                        site[m] = s
-                        m += 1
-        # A point's sites in ascending order (a handful: insertion sort).
-        for a in range(first + 1, m):
-            value = site[a]
-            b = a - 1
-            while b >= first and site[b] > value:
-                site[b + 1] = site[b]
-                b -= 1
-            site[b + 1] = value
-    return point[:m].copy(), site[:m].copy()
-
-
-@njit(cache=True, nogil=True)
-def _nearest(
-    x: FloatArray,
-    y: FloatArray,
-    sx: FloatArray,
-    sy: FloatArray,
-    radius: float,
-    x0: float,
-    y0: float,
-    width: float,
-    columns: int,
-    rows: int,
-    start: IntArray,
-    order: IntArray,
-) -> FloatArray:  # pragma: no cover - compiled
-    out = np.full(x.shape[0], np.inf)
-    r2 = radius * radius
-    for i in range(x.shape[0]):
-        fx = (x[i] - x0) / width
-        fy = (y[i] - y0) / width
-        if fx < -1.0 or fy < -1.0 or fx >= columns + 1.0 or fy >= rows + 1.0:
-            continue
-        cx = int(np.floor(fx))
-        cy = int(np.floor(fy))
-        best = np.inf
-        for gx in range(max(cx - 1, 0), min(cx + 2, columns)):
-            for gy in range(max(cy - 1, 0), min(cy + 2, rows)):
-                c = gx * rows + gy
-                for k in range(start[c], start[c + 1]):
-                    s = order[k]
-                    dx = sx[s] - x[i]
-                    dy = sy[s] - y[i]
-                    d2 = dx * dx + dy * dy
-                    if d2 <= r2 and d2 < best:
-                        best = d2
-        if best < np.inf:
-            out[i] = np.sqrt(best)
-    return out
+    found: IntArray,
+    found_d2: FloatArray,
+) -> int:  # pragma: no cover - compiled
+    """The sites within sqrt(r2) of a point, into `found` (and their squared distances
+    into `found_d2`), in the order of the cells; returns how many."""
+    rows = frame[4]
+    n = 0
+    gx0, gx1, gy0, gy1 = around(px, py, frame)
+    for gx in range(gx0, gx1):
+        for gy in range(gy0, gy1):
+            c = gx * rows + gy
+            for k in range(start[c], start[c + 1]):
+                s = order[k]
+                dx = sx[s] - px
+                dy = sy[s] - py
+                d2 = dx * dx + dy * dy
+                if d2 <= r2:
+                    found[n] = s
+                    found_d2[n] = d2
+                    n += 1
+    return n
 
 
 @njit(cache=True, nogil=True)
@@ -237,39 +130,69 @@ def _sums(
     sx: FloatArray,
     sy: FloatArray,
     radius: float,
-    x0: float,
-    y0: float,
-    width: float,
-    columns: int,
-    rows: int,
+    frame: Frame,
     start: IntArray,
     order: IntArray,
 ) -> tuple[IntArray, IntArray]:  # pragma: no cover - compiled
-    n_sites = sx.shape[0]
-    own = np.zeros(n_sites, np.int64)
-    other = np.zeros(n_sites, np.int64)
-    r2 = radius * radius
+    own = np.zeros(sx.shape[0], np.int64)
+    other = np.zeros(sx.shape[0], np.int64)
+    found = np.empty(sx.shape[0], np.int64)
+    found_d2 = np.empty(sx.shape[0])
     for i in range(x.shape[0]):
-        fx = (x[i] - x0) / width
-        fy = (y[i] - y0) / width
-        # Beyond a cell of the grid's edge no site can be within the radius.
-        if fx < -1.0 or fy < -1.0 or fx >= columns + 1.0 or fy >= rows + 1.0:
-            continue
-        cx = int(np.floor(fx))
-        cy = int(np.floor(fy))
-        for gx in range(max(cx - 1, 0), min(cx + 2, columns)):
-            for gy in range(max(cy - 1, 0), min(cy + 2, rows)):
-                c = gx * rows + gy
-                for k in range(start[c], start[c + 1]):
-                    s = order[k]
-                    dx = sx[s] - x[i]
-                    dy = sy[s] - y[i]
-                    if dx * dx + dy * dy <= r2:
-                        if mine[i]:
-                            own[s] += strength[i]
-                        else:
-                            other[s] += strength[i]
+        n = _near(x[i], y[i], radius * radius, sx, sy, frame, start, order, found, found_d2)
+        sums = own if mine[i] else other
+        for j in range(n):
+            sums[found[j]] += strength[i]
     return own, other
+
+
+@njit(cache=True, nogil=True)
+def _nearest(
+    x: FloatArray,
+    y: FloatArray,
+    sx: FloatArray,
+    sy: FloatArray,
+    radius: float,
+    frame: Frame,
+    start: IntArray,
+    order: IntArray,
+) -> FloatArray:  # pragma: no cover - compiled
+    out = np.full(x.shape[0], np.inf)
+    found = np.empty(sx.shape[0], np.int64)
+    found_d2 = np.empty(sx.shape[0])
+    for i in range(x.shape[0]):
+        n = _near(x[i], y[i], radius * radius, sx, sy, frame, start, order, found, found_d2)
+        if n:
+            out[i] = np.sqrt(found_d2[:n].min())
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _pairs(
+    x: FloatArray,
+    y: FloatArray,
+    radius: FloatArray,
+    sx: FloatArray,
+    sy: FloatArray,
+    frame: Frame,
+    start: IntArray,
+    order: IntArray,
+) -> tuple[IntArray, IntArray]:  # pragma: no cover - compiled
+    point = np.empty(16, np.int64)
+    site = np.empty(16, np.int64)
+    found = np.empty(sx.shape[0], np.int64)
+    found_d2 = np.empty(sx.shape[0])
+    m = 0
+    for i in range(x.shape[0]):
+        n = _near(x[i], y[i], radius[i] * radius[i], sx, sy, frame, start, order, found, found_d2)
+        while m + n > point.shape[0]:
+            point = np.concatenate((point, np.empty(point.shape[0], np.int64)))
+            site = np.concatenate((site, np.empty(site.shape[0], np.int64)))
+        # A point's sites in ascending order.
+        point[m : m + n] = i
+        site[m : m + n] = np.sort(found[:n])
+        m += n
+    return point[:m].copy(), site[:m].copy()
 
 
 def warm() -> None:
