@@ -24,6 +24,9 @@ Frame = tuple[float, float, float, int, int]
 # Cells along the wider side at most: a short reach over a wide theatre widens the cells
 # (any width of at least the reach finds everything within it).
 _MAX_CELLS = 1024
+# Cells a hair wider than the reach: two points within it are then less than one cell
+# apart in computed cell units, whatever the rounding, so never two cells apart.
+_SLACK = 1.0 + 1e-9
 
 
 @dataclass(frozen=True)
@@ -79,7 +82,7 @@ def _frame(x: FloatArray, y: FloatArray, reach: float) -> Frame:
         raise ValueError("cells need at least one point to bin")
     x0, y0 = float(x.min()), float(y.min())
     extent = max(float(x.max()) - x0, float(y.max()) - y0)
-    width = max(reach, extent / _MAX_CELLS, 1.0)
+    width = max(reach * _SLACK, extent / _MAX_CELLS, 1.0)
     columns = int(np.floor((float(x.max()) - x0) / width)) + 1
     rows = int(np.floor((float(y.max()) - y0) / width)) + 1
     return x0, y0, width, columns, rows
