@@ -203,9 +203,6 @@ class _Found:
             site_m,
         )
 
-    def __len__(self) -> int:
-        return int(self.first.shape[0])
-
     def counts(self, i: int) -> dict[str, int]:
         return {name: n for name, n in zip(HEAVY, self.kinds[i].tolist(), strict=True) if n}
 
