@@ -13,6 +13,8 @@ Prints one `name value unit` line per figure:
     scenario.load.model_baseline the same file through the pydantic models alone (parse,
                                  `Scenario.model_validate`, `ReportBatch.from_reports`),
                                  per CPU second
+    scenario.cli.startup         `deconfliction scenario run --help`, start to exit (wall
+                                 clock, the best of five): what every command pays first
 """
 
 from __future__ import annotations
@@ -82,13 +84,26 @@ def main(argv: list[str] | None = None) -> int:
     ReportBatch.from_reports(scenario.reports, scenario.parties[0].id)
     model_s = time.process_time() - started
 
+    startup = min(_startup() for _ in range(5))
+
     print(f"# {path}: {reports:,} reports, {events:,} events, {elapsed:.2f} s", file=sys.stderr)
     figure("scenario.replay.throughput", reports / elapsed, "reports/s")
     figure("scenario.replay.cpu_throughput", reports / cpu, "reports/s")
     figure("scenario.replay.target", TARGET, "reports/s")
     figure("scenario.load.throughput", reports / load_s, "reports/s")
     figure("scenario.load.model_baseline", reports / model_s, "reports/s")
+    figure("scenario.cli.startup", startup * 1000, "ms")
     return 0
+
+
+def _startup() -> float:
+    started = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "deconfliction", "scenario", "run", "--help"],
+        stdout=subprocess.DEVNULL,
+        check=True,
+    )
+    return time.perf_counter() - started
 
 
 if __name__ == "__main__":
