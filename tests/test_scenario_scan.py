@@ -166,3 +166,13 @@ def test_lengths_past_the_models_bounds_are_its_to_word(tmp_path: Path, change: 
     for text in layouts(document):
         assert fast_json(text.encode()) is None
     assert json_outcome(tmp_path, document)[0] == "error"
+
+
+def test_an_empty_report_list_takes_the_scan(tmp_path: Path) -> None:
+    document = with_reports()
+    document["reports"] = []
+    for text in layouts(document):
+        decoded = fast_json(text.encode())
+        assert decoded is not None
+        assert len(decoded[1].batch) == 0
+    assert json_outcome(tmp_path, document)[0] == "ok"
