@@ -84,6 +84,9 @@ def run(
         finish_loading = begin_loading(scenario)
     except ScenarioError as error:
         raise _fail(error.lines) from None
+    except KeyboardInterrupt:
+        console.print("interrupted", style="dim")
+        raise typer.Exit(130) from None
     # the file is read and scanned meanwhile
     from ..engine import EngineError
     from ..scenario.replay import Replay
