@@ -29,7 +29,7 @@ from .columns import (
     first_party_id,
     no_gc,
 )
-from .scan import NUMBER, OBJECT, STRING, SizeArray, gather, intern, scan
+from .scan import NUMBER, OBJECT, STRING, SizeArray, gather, intern, numbers, scan
 
 _NAMES = tuple(Report.model_fields)
 _KINDS = tuple(
@@ -175,8 +175,10 @@ class _Columns:
         return micros[codes]
 
     def floats(self, name: str, bound: float) -> NDArray[np.float64]:
-        # JSON numbers parse to int or float only; ints within the bounds are exact
-        values = np.array(_decode(gather(self.buf, *self.column(name))), dtype=np.float64)
+        values, read = numbers(self.buf, *self.column(name))
+        if not read:
+            # JSON numbers parse to int or float only; ints within the bounds are exact
+            values = np.array(_decode(gather(self.buf, *self.column(name))), dtype=np.float64)
         if not bool(np.all((values >= -bound) & (values <= bound))):
             raise _Refused
         return values
