@@ -9,7 +9,7 @@ import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from deconfliction.scenario.scan import numbers
+from deconfliction.scenario.numbers import numbers
 
 
 def read(tokens: list[bytes]) -> tuple[np.ndarray, bool]:

@@ -29,7 +29,8 @@ from .columns import (
     first_party_id,
     no_gc,
 )
-from .scan import NUMBER, OBJECT, STRING, SizeArray, gather, intern, numbers, scan
+from .numbers import numbers
+from .scan import NUMBER, OBJECT, STRING, SizeArray, gather, intern, scan
 
 _NAMES = tuple(Report.model_fields)
 _KINDS = tuple(
