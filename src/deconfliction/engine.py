@@ -8,7 +8,6 @@ from datetime import datetime
 
 import numpy as np
 
-from . import rings, segments
 from .batch import ReportBatch, from_us, to_us
 from .geo import LineGeometry, Projection
 from .lifecycle import AlertBook
@@ -26,7 +25,7 @@ from .model import (
     Unit,
 )
 from .picture import Applied, Picture, Roster, UnitState, UnknownUnitError
-from .rules import Context, SiteTable, Watch, components, defence, massing, sums, threat, zones
+from .rules import Context, SiteTable, Watch, defence, massing, threat, zones
 
 __all__ = ["Engine", "EngineError", "Extension", "UnknownUnitError"]
 
@@ -84,11 +83,7 @@ class Engine:
         self._party_rank = {p.id: i for i, p in enumerate(self.parties)}
         self._site_tables: dict[str, SiteTable] = {}
         self._build_geometry()
-        # The compiled searches, ready before the first report rather than on it.
-        components.warm()
-        sums.warm()
-        segments.warm()
-        rings.warm()
+        # The compiled matching, ready before the first report rather than on it.
         massing.warm()
 
     @classmethod

@@ -14,13 +14,12 @@ from shapely.geometry import LineString, Point, Polygon, box
 from shapely.ops import split
 
 from .model import Line
-from .rings import INTERIOR, Ring
-from .segments import SegmentGrid, first_crossing, path_distances
 
 FloatArray = NDArray[np.float64]
 
 GEOD = Geod(ellps="WGS84")
 
+_QUAD_SEGS = 16
 
 AREA_NONE = 0
 AREA_LEFT = 1
@@ -102,16 +101,8 @@ class LineGeometry:
     left_area: Polygon
     right_area: Polygon
     bounds: tuple[float, float, float, float]
-    vx: FloatArray
-    """The path's vertices, x and y apart, for the compiled distance search."""
-    vy: FloatArray
-    ex: FloatArray
-    """The extended line's vertices, x and y apart, for the compiled crossing search."""
-    ey: FloatArray
-    left_ring: Ring
-    right_ring: Ring
-    """The two areas' outlines, for the compiled point-in-area test."""
-    _grid_cache: dict[float, SegmentGrid] = field(default_factory=dict, repr=False)
+    segments: shapely.STRtree
+    _buffer_cache: dict[float, tuple[Polygon, Polygon]] = field(default_factory=dict, repr=False)
 
     @classmethod
     def build(
@@ -128,8 +119,7 @@ class LineGeometry:
         reach = 4.0 * (maxx - minx + maxy - miny + 2.0 * margin_m + 1.0)
         start = _ray(xy[0], xy[0] - xy[1], reach)
         end = _ray(xy[-1], xy[-1] - xy[-2], reach)
-        extended_xy = np.vstack([start, xy, end])
-        extended = LineString(extended_xy)
+        extended = LineString(np.vstack([start, xy, end]))
         if not extended.is_simple:
             raise GeometryError(
                 f"line '{line.id}': the line or its extended ends cross themselves, so it "
@@ -149,6 +139,7 @@ class LineGeometry:
         left_area, right_area = left[0], right[0]
         for geom in (path, extended, left_area, right_area):
             shapely.prepare(geom)
+        segments = shapely.STRtree(shapely.linestrings(np.stack([xy[:-1], xy[1:]], axis=1)))
         return cls(
             line=line,
             path=path,
@@ -157,48 +148,77 @@ class LineGeometry:
             left_area=left_area,
             right_area=right_area,
             bounds=(minx, miny, maxx, maxy),
-            vx=np.ascontiguousarray(xy[:, 0]),
-            vy=np.ascontiguousarray(xy[:, 1]),
-            ex=np.ascontiguousarray(extended_xy[:, 0]),
-            ey=np.ascontiguousarray(extended_xy[:, 1]),
-            left_ring=Ring.build(np.asarray(left_area.exterior.coords)),
-            right_ring=Ring.build(np.asarray(right_area.exterior.coords)),
+            segments=segments,
         )
 
     def areas(self, x: FloatArray, y: FloatArray) -> NDArray[np.int8]:
         """AREA_LEFT, AREA_RIGHT, or AREA_NONE (outside the theatre or on the line)."""
         out = np.zeros(x.shape[0], dtype=np.int8)
-        out[self.left_ring.locate(x, y) == INTERIOR] = AREA_LEFT
-        out[self.right_ring.locate(x, y) == INTERIOR] = AREA_RIGHT
+        if not x.shape[0]:
+            return out
+        out[shapely.contains_xy(self.left_area, x, y)] = AREA_LEFT
+        out[shapely.contains_xy(self.right_area, x, y)] = AREA_RIGHT
         return out
 
     def area_of(self, x: float, y: float) -> int:
         """The scalar form of `areas`."""
-        if self.left_ring.locate_one(x, y) == INTERIOR:
+        if _contains_one(self.left_area, x, y):
             return AREA_LEFT
-        if self.right_ring.locate_one(x, y) == INTERIOR:
+        if _contains_one(self.right_area, x, y):
             return AREA_RIGHT
         return AREA_NONE
 
     def within_one(self, x: float, y: float, distance_m: float) -> bool:
         """The scalar form of `within`."""
-        return self._segment_grid(distance_m).within_one(x, y, distance_m)
+        inner, outer = self._buffers(distance_m)
+        if _contains_one(inner, x, y):
+            return True
+        if not _contains_one(outer, x, y):
+            return False
+        return bool(shapely.dwithin(self.path, Point(x, y), distance_m))
 
     def within(self, x: FloatArray, y: FloatArray, distance_m: float) -> NDArray[np.bool_]:
         """Whether each point is within `distance_m` of the line itself (not its extensions)."""
-        return self._segment_grid(distance_m).within(x, y, distance_m)
+        out = np.zeros(x.shape[0], dtype=bool)
+        if not x.shape[0]:
+            return out
+        inner, outer = self._buffers(distance_m)
+        # The buffer polygon's arcs are chords inside the true distance, so its inside is
+        # certainly within; only the thin band up to the outer polygon needs exact checks.
+        sure = shapely.contains_xy(inner, x, y)
+        maybe = np.flatnonzero(shapely.contains_xy(outer, x, y) & ~sure)
+        out[sure] = True
+        if maybe.size:
+            out[maybe] = shapely.dwithin(self.path, shapely.points(x[maybe], y[maybe]), distance_m)
+        return out
 
-    def _segment_grid(self, distance_m: float) -> SegmentGrid:
-        grid = self._grid_cache.get(distance_m)
-        if grid is None:
-            grid = self._grid_cache[distance_m] = SegmentGrid.build(self.vx, self.vy, distance_m)
-        return grid
+    def _buffers(self, distance_m: float) -> tuple[Polygon, Polygon]:
+        cached = self._buffer_cache.get(distance_m)
+        if cached is None:
+            inner = self.path.buffer(distance_m * (1.0 - 1e-9), quad_segs=_QUAD_SEGS)
+            slack = 1.0 / math.cos(math.pi / (4 * _QUAD_SEGS))
+            outer = self.path.buffer(distance_m * slack * (1.0 + 1e-6) + 1e-3, quad_segs=_QUAD_SEGS)
+            shapely.prepare(inner)
+            shapely.prepare(outer)
+            cached = (inner, outer)
+            self._buffer_cache[distance_m] = cached
+        return cached
+
+    def buffer(self, distance_m: float) -> Polygon:
+        """The buffer polygon of the line itself (for drawing)."""
+        return self._buffers(distance_m)[0]
 
     def distance(self, x: FloatArray, y: FloatArray, beyond: float | None = None) -> FloatArray:
         """Metres from each point to the line itself; inf for points farther than `beyond`."""
-        out = path_distances(x, y, self.vx, self.vy)
-        if beyond is not None:
-            out[out > beyond] = np.inf
+        out = np.full(x.shape[0], np.inf)
+        if not x.shape[0]:
+            return out
+        # The nearest of the path's segments, found through their R-tree; a bound lets
+        # the search give up early on points that cannot matter.
+        index, distance = self.segments.query_nearest(
+            shapely.points(x, y), max_distance=beyond, return_distance=True, all_matches=False
+        )
+        out[index[0]] = distance
         return out
 
     def first_crossing(
@@ -208,7 +228,16 @@ class LineGeometry:
 
         Returns (x, y, fraction of the path), or None if it does not meet it.
         """
-        return first_crossing(x0, y0, x1, y1, self.ex, self.ey)
+        path = LineString([(x0, y0), (x1, y1)])
+        if path.length == 0.0:
+            return None
+        hit = path.intersection(self.extended)
+        if hit.is_empty:
+            return None
+        points = _points_of(hit)
+        start = Point(x0, y0)
+        best = min(points, key=lambda p: p.distance(start))
+        return best.x, best.y, start.distance(best) / path.length
 
 
 def _ray(origin: FloatArray, direction: FloatArray, length: float) -> FloatArray:
@@ -225,3 +254,23 @@ def _left_probe(xy: FloatArray) -> Point:
     offset = min(1.0, norm / 4.0)
     mx, my = (ax + bx) / 2.0, (ay + by) / 2.0
     return Point(mx - dy / norm * offset, my + dx / norm * offset)
+
+
+def _points_of(geom: shapely.Geometry) -> list[Point]:
+    if isinstance(geom, Point):
+        return [geom]
+    pts: list[Point] = []
+    for part in getattr(geom, "geoms", []):
+        pts.extend(_points_of(part))
+    if isinstance(geom, LineString):
+        pts.extend(Point(c) for c in geom.coords)
+    return pts
+
+
+def _contains_one(prepared: Polygon, x: float, y: float) -> bool:
+    """`shapely.contains_xy` for one point of a polygon prepared when it was built.
+
+    The public wrapper prepares its geometry again on every call, which for a single
+    point costs twice the test itself; the live path makes a few of these per report.
+    """
+    return bool(shapely.lib.contains_xy(prepared, x, y))

@@ -273,9 +273,7 @@ class Settings(Strict):
             "other": 0.0,
         }
     )
-    massing_eps_m: Annotated[float, Field(ge=1.0, allow_inf_nan=False)] = 5000.0
-    """At least a metre: closer than that means nothing for units on the ground, and it
-    bounds the grid the chaining is searched on."""
+    massing_eps_m: Annotated[float, Field(gt=0.0, allow_inf_nan=False)] = 5000.0
     massing_min_strength: Count = 300
     massing_min_heavy: Count = 6
     massing_near_m: Metres = 20000.0

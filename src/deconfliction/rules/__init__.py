@@ -13,7 +13,6 @@ from ..geo import LineGeometry
 from ..lifecycle import AlertBook
 from ..model import Settings, Site
 from ..picture import Applied, Picture, Roster
-from .sums import SiteGrid
 
 __all__ = ["Context", "SiteTable", "Watch", "describe_unit", "figures", "site_horizon"]
 
@@ -26,18 +25,10 @@ class SiteTable:
     x: NDArray[np.float64]
     y: NDArray[np.float64]
     tree: cKDTree | None = None
-    _grids: dict[float, SiteGrid] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         if self.sites:
             self.tree = cKDTree(np.column_stack([self.x, self.y]))
-
-    def grid(self, radius: float) -> SiteGrid:
-        """The sites binned for what is within `radius` of each (needs a site)."""
-        grid = self._grids.get(radius)
-        if grid is None:
-            grid = self._grids[radius] = SiteGrid.build(self.x, self.y, radius)
-        return grid
 
     def __len__(self) -> int:
         return len(self.sites)
@@ -51,23 +42,30 @@ class SiteTable:
         self, x: NDArray[np.float64], y: NDArray[np.float64], within: float
     ) -> NDArray[np.float64]:
         """Metres from each point to the nearest site, or inf where none is `within`."""
-        if not self.sites or not x.shape[0]:
+        if self.tree is None or not x.shape[0]:
             return np.full(x.shape[0], np.inf)
-        return self.grid(within).nearest(x, y)
+        # Bounded, the tree gives up on a point as soon as no site can be close enough.
+        distance, _ = self.tree.query(np.column_stack([x, y]), distance_upper_bound=within)
+        return np.asarray(distance, dtype=np.float64)
 
     def within(
-        self,
-        x: NDArray[np.float64],
-        y: NDArray[np.float64],
-        radius: NDArray[np.float64],
-        bound: float,
+        self, x: NDArray[np.float64], y: NDArray[np.float64], radius: NDArray[np.float64]
     ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-        """(point, site) index pairs with the site within each point's radius (all radii
-        at most `bound`), by point, then site."""
-        if not self.sites or not x.shape[0]:
+        """(point, site) index pairs with the site within each point's radius."""
+        if self.tree is None or not x.shape[0]:
             empty = np.zeros(0, dtype=np.int64)
             return empty, empty
-        return self.grid(bound).pairs(x, y, radius)
+        if x.shape[0] * len(self.sites) <= 4096:
+            # A handful of points (the live path): one small matrix beats the tree's
+            # per-query overhead.
+            d = np.hypot(x[:, None] - self.x[None, :], y[:, None] - self.y[None, :])
+            point, site = np.nonzero(d <= radius[:, None])
+            return point.astype(np.int64), site.astype(np.int64)
+        hits = self.tree.query_ball_point(np.column_stack([x, y]), r=radius)
+        lengths = np.fromiter((len(h) for h in hits), dtype=np.int64, count=len(hits))
+        points = np.repeat(np.arange(len(hits), dtype=np.int64), lengths)
+        sites = np.fromiter((s for h in hits for s in h), dtype=np.int64, count=int(lengths.sum()))
+        return points, sites
 
 
 @dataclass

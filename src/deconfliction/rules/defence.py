@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy.spatial import cKDTree
 
 from .. import wording
 from ..lifecycle import Finding
@@ -139,11 +140,21 @@ def _recount(ctx: Context) -> None:
     fresh = np.flatnonzero(pic.fresh(ctx.now_us, settings.stale_after_s))
     own = np.zeros(n, dtype=np.int64)
     other = np.zeros(n, dtype=np.int64)
-    if fresh.size and n:
-        mine = ctx.roster.unit_party[fresh] == ctx.party_index
-        own, other = sites.grid(settings.defence_radius_m).sums(
-            pic.x[fresh], pic.y[fresh], pic.strength[fresh], mine
+    if fresh.size and sites.tree is not None:
+        tree = cKDTree(
+            np.column_stack([pic.x[fresh], pic.y[fresh]]), balanced_tree=False, compact_nodes=False
         )
+        # (site, unit, distance) records straight from the two trees: no list per site.
+        pairs = sites.tree.sparse_distance_matrix(
+            tree, settings.defence_radius_m, output_type="ndarray"
+        )
+        if pairs.shape[0]:
+            site = pairs["i"].astype(np.int64)
+            member = fresh[pairs["j"]]
+            mine = ctx.roster.unit_party[member] == ctx.party_index
+            strength = pic.strength[member]
+            own = np.bincount(site[mine], weights=strength[mine], minlength=n).astype(np.int64)
+            other = np.bincount(site[~mine], weights=strength[~mine], minlength=n).astype(np.int64)
     watch.own_sum, watch.other_sum = own, other
     watch.counted[:] = False
     watch.counted[fresh] = True
@@ -166,8 +177,8 @@ def _add(
     """Add strengths at these places into the sums; whether any site was within reach."""
     watch = ctx.watch
     assert watch.own_sum is not None and watch.other_sum is not None
-    bound = ctx.settings.defence_radius_m
-    point, site = ctx.sites.within(x, y, np.full(x.shape[0], bound), bound)
+    radius = np.full(x.shape[0], ctx.settings.defence_radius_m)
+    point, site = ctx.sites.within(x, y, radius)
     if not point.size:
         return False
     n = watch.own_sum.shape[0]

@@ -7,15 +7,48 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 from numpy.typing import NDArray
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+from scipy.spatial import cKDTree
 
 from .. import wording
 from ..lifecycle import Finding, Key
 from ..model import AlertEvent, Rule, Severity
 from ..picture import HEAVY
 from . import Context, bloc_label, site_horizon
-from .components import components
 
 IntArray = NDArray[np.int64]
+
+
+# Blocs are clustered in one pass, each shifted this far along x so that no two blocs
+# can ever be within eps of each other.
+_BLOC_SHIFT = 1.0e9
+
+
+def clusters(
+    x: NDArray[np.float64], y: NDArray[np.float64], bloc: IntArray, eps: float
+) -> IntArray:
+    """DBSCAN labels with min_samples 1 (eps-chained components), never across blocs.
+
+    With min_samples 1 every point is a core point, so DBSCAN's clusters are exactly the
+    connected components of the graph joining points at most eps apart.
+    """
+    n = x.shape[0]
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    points = np.column_stack([x + bloc.astype(np.float64) * _BLOC_SHIFT, y])
+    # Built for one query: an unbalanced, uncompacted tree builds in half the time and
+    # answers the pair query no slower.
+    tree = cKDTree(points, balanced_tree=False, compact_nodes=False)
+    pairs = tree.query_pairs(eps, output_type="ndarray")
+    # Each pair once, as an edge i -> j: the weakly connected components of that directed
+    # graph are the undirected components, without scipy symmetrising it first. One-byte
+    # weights make the conversion to rows the cheapest part of it.
+    edges = (np.ones(pairs.shape[0], dtype=np.int8), (pairs[:, 0], pairs[:, 1]))
+    graph = coo_matrix(edges, shape=(n, n)).tocsr()
+    _, labels = connected_components(graph, directed=True, connection="weak")
+    out: IntArray = np.asarray(labels, dtype=np.int64)
+    return out
 
 
 @dataclass(frozen=True)
@@ -77,8 +110,7 @@ def evaluate(ctx: Context) -> list[AlertEvent]:
     candidates = np.flatnonzero(fresh)
     found = _Found.none(pic.capacity)
     if candidates.size:
-        # DBSCAN with min_samples 1, per bloc: eps-chained components.
-        labels = components(
+        labels = clusters(
             pic.x[candidates],
             pic.y[candidates],
             roster.unit_bloc[candidates],

@@ -9,7 +9,7 @@ from .. import wording
 from ..lifecycle import Finding
 from ..model import AlertEvent, Priority, Rule, Severity
 from ..picture import AppliedOne
-from . import Context, describe_unit, figures, site_horizon
+from . import Context, describe_unit, figures
 
 IntArray = NDArray[np.int64]
 
@@ -29,7 +29,7 @@ def reach_pairs(
         return empty_i, empty_i, empty_f, empty_f
     reach = ctx.picture.reach(other)
     x, y = ctx.picture.x[other], ctx.picture.y[other]
-    point, site = sites.within(x, y, reach, site_horizon(ctx.settings))
+    point, site = sites.within(x, y, reach)
     distance = np.hypot(x[point] - sites.x[site], y[point] - sites.y[site])
     return other[point], site, distance, reach[point]
 
