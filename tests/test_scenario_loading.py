@@ -1,4 +1,4 @@
-"""`begin_loading` (the file read and scanned on a thread) gives what `load_columns` gives."""
+"""`begin_loading` (the file read on a thread) gives what `load_columns` gives."""
 
 from __future__ import annotations
 

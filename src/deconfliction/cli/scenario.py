@@ -87,7 +87,7 @@ def run(
     except KeyboardInterrupt:
         console.print("interrupted", style="dim")
         raise typer.Exit(130) from None
-    # the file is read and scanned meanwhile
+    # the file is read meanwhile
     from ..engine import EngineError
     from ..scenario.replay import Replay
 

@@ -32,10 +32,10 @@ _FIELDS = tuple(Report.model_fields)
 _REQUIRED = frozenset(name for name, field in Report.model_fields.items() if field.is_required())
 # fullmatch, not match: Python's `$` also matches before a final newline, and the
 # model's patterns (pydantic's regex engine) do not
-ID = re.compile(ID_PATTERN)
-EQUIPMENT_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
-RATINGS = frozenset(f"{r}{c}" for r in "ABCDEF" for c in "123456")
-TIME = TypeAdapter(UtcDatetime)
+_ID = re.compile(ID_PATTERN)
+_EQUIPMENT_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
+_RATINGS = frozenset(f"{r}{c}" for r in "ABCDEF" for c in "123456")
+_TIME = TypeAdapter(UtcDatetime)
 INT64_MAX = 2**63 - 1
 
 BoolArray = NDArray[np.bool_]
@@ -60,12 +60,28 @@ class _Rows:
     rows: Sequence[Any]
     ok: BoolArray
     values: dict[str, list[Any]]
+    declared: dict[str, set[type]] | None = None
+    """The types each column can hold, when the decoder guarantees them."""
 
     def kinds(self, name: str) -> set[type]:
+        if self.declared is not None:
+            return self.declared[name]
         return set(map(type, self.values[name]))
 
 
 _NONE = type(None)
+_STRUCT_KINDS: dict[str, set[type]] = {
+    "time": {str},
+    "unit": {str},
+    "lon": {float},
+    "lat": {float},
+    "id": {str, _NONE},
+    "observer": {str, _NONE},
+    "strength": {int, _NONE},
+    "equipment": {dict, _NONE},
+    "source": {str, _NONE},
+    "rating": {str, _NONE},
+}
 
 
 def report_columns(
@@ -105,6 +121,18 @@ def report_columns(
     return _columns(work, time_us, lon, lat, strength, default_observer), []
 
 
+def struct_columns(rows: Sequence[Any], default_observer: str) -> ReportColumns | None:
+    """The columns of reports decoded as typed structs (attributes named as the fields),
+    or None when any row needs the model's judgement."""
+    n = len(rows)
+    values = {name: list(map(operator.attrgetter(name), rows)) for name in _FIELDS}
+    work = _Rows(rows=rows, ok=np.ones(n, dtype=bool), values=values, declared=_STRUCT_KINDS)
+    time_us, lon, lat, strength = _check_columns(work)
+    if not work.ok.all():
+        return None
+    return _columns(work, time_us, lon, lat, strength, default_observer)
+
+
 def _check_columns(
     work: _Rows,
 ) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64], NDArray[np.int64]]:
@@ -118,7 +146,7 @@ def _check_columns(
     _check_strings(work, "id", 1, 128)
     # few distinct sources: judged once each
     _unique_check(work, "source", (str, _NONE), lambda v: v is None or len(v) <= 200)
-    _check_set(work, "rating", RATINGS)
+    _check_set(work, "rating", _RATINGS)
     return time_us, lon, lat, strength
 
 
@@ -231,7 +259,7 @@ def _check_times(work: _Rows) -> NDArray[np.int64]:
 
     def accept(value: Any) -> bool:
         try:
-            micros[value] = to_us(TIME.validate_python(value))
+            micros[value] = to_us(_TIME.validate_python(value))
         except ValidationError:
             return False
         return True
@@ -247,7 +275,7 @@ def _check_times(work: _Rows) -> NDArray[np.int64]:
 
 def _check_ids(work: _Rows, name: str, *, required: bool) -> None:
     types: tuple[type, ...] = (str,) if required else (str, type(None))
-    _unique_check(work, name, types, lambda v: v is None or ID.fullmatch(v) is not None)
+    _unique_check(work, name, types, lambda v: v is None or _ID.fullmatch(v) is not None)
 
 
 def _check_strings(work: _Rows, name: str, shortest: int, longest: int) -> None:
@@ -330,17 +358,6 @@ def _check_equipment(work: _Rows) -> None:
     )
     if not given.size:
         return
-    accept = equipment_judge()
-    rows = given.tolist()
-    bad = [
-        i for i, good in zip(rows, map(accept, (values[i] for i in rows)), strict=True) if not good
-    ]
-    work.ok[bad] = False
-
-
-def equipment_judge() -> Callable[[Any], bool]:
-    """A check of one report's equipment counts as the model makes it (bool is no
-    count), judging each distinct name once."""
     names: dict[str, bool] = {}
 
     def name_ok(key: Any) -> bool:
@@ -348,7 +365,7 @@ def equipment_judge() -> Callable[[Any], bool]:
             return False
         known = names.get(key)
         if known is None:
-            known = names[key] = EQUIPMENT_NAME.fullmatch(key) is not None
+            known = names[key] = _EQUIPMENT_NAME.fullmatch(key) is not None
         return known
 
     def accept(value: Any) -> bool:
@@ -356,4 +373,8 @@ def equipment_judge() -> Callable[[Any], bool]:
             return False
         return all(name_ok(k) and type(v) is int and 0 <= v <= MAX_COUNT for k, v in value.items())
 
-    return accept
+    rows = given.tolist()
+    bad = [
+        i for i, good in zip(rows, map(accept, (values[i] for i in rows)), strict=True) if not good
+    ]
+    work.ok[bad] = False

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import orjson
@@ -30,9 +30,6 @@ from .errors import (
     split_reference_message,
     validation_problems,
 )
-
-if TYPE_CHECKING:
-    from .fastjson import Located
 
 BUILTIN_PACKAGE = "deconfliction.scenario.builtin"
 
@@ -106,83 +103,51 @@ def begin_loading(path_or_name: str | Path) -> Callable[[], LoadedScenario]:
     """`load_columns` begun; the call returned finishes it and gives what it gives
     (or raises its errors).
 
-    A JSON file is read, and its reports located, on a thread of its own while the
-    caller goes on (the command line imports the engine meanwhile): reading and the
-    byte scan release the GIL, so a second core shortens the start. Anything else is
-    loaded by the call.
+    A file is read on a thread of its own while the caller goes on (the command line
+    imports the engine meanwhile): reading releases the GIL, so the disk and the imports
+    overlap. A built-in scenario is loaded by the call.
     """
     path = Path(path_or_name)
-    if not path.is_file() or _format_of(path) == "yaml":
+    if not path.is_file():
         return partial(load_columns, path_or_name)
     reading = _Reading(path)
-    try:
-        # numba is imported, and its first call made, here: never on two threads at once
-        from . import fastjson
-
-        fastjson.warm()
-        reading.locate = fastjson.locate
-    finally:
-        reading.warmed.set()
 
     def finish() -> LoadedScenario:
-        data, located = reading.result()
-        return _load(
-            str(path_or_name),
-            data,
-            _format_of(path),
-            lambda data: None if located is None else fastjson.fast_json(data, located),
-        )
+        return _load(str(path_or_name), reading.result(), _format_of(path))
 
     return finish
 
 
 class _Reading:
-    """A JSON file read, and its reports located, on a thread."""
+    """A file read on a thread."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.locate: Callable[[bytes], Located | None] | None = None
-        """Set, with `warmed`, once the scan can run on this thread."""
-        self.warmed = threading.Event()
-        self.outcome: tuple[bytes, Located | None] | None = None
+        self.data: bytes | None = None
         self.error: BaseException | None = None
         self.thread = threading.Thread(target=self._run, name="scenario-reading", daemon=True)
         self.thread.start()
 
     def _run(self) -> None:
         try:
-            data = _read(self.path)
-            self.warmed.wait()
-            locate = self.locate
-            located = locate(data) if locate is not None and _looks_like_json(data) else None
-            self.outcome = (data, located)
+            self.data = _read(self.path)
         except BaseException as error:  # raised again on the caller's thread by result()
             self.error = error
 
-    def result(self) -> tuple[bytes, Located | None]:
+    def result(self) -> bytes:
         self.thread.join()
         if self.error is not None:
             raise self.error
-        assert self.outcome is not None
-        return self.outcome
+        assert self.data is not None
+        return self.data
 
 
-Decoded = tuple[dict[str, Any], ReportColumns]
-
-
-def _load(
-    source: str,
-    data: bytes,
-    fmt: str,
-    decode: Callable[[bytes], Decoded | None] | None = None,
-) -> LoadedScenario:
+def _load(source: str, data: bytes, fmt: str) -> LoadedScenario:
     if fmt == "json" or (fmt == "sniff" and _looks_like_json(data)):
-        if decode is None:
-            # the byte scan brings in numba: only a JSON file has a use for it
-            from .fastjson import fast_json
+        # msgspec is only of use for a JSON file
+        from .fastjson import fast_json
 
-            decode = fast_json
-        decoded = decode(data)
+        decoded = fast_json(data)
         if decoded is not None:
             rest, columns = decoded
             try:
