@@ -144,3 +144,17 @@ def test_within_matches_exact_distance(xs: list[float], ys: list[float], distanc
     y = np.array(ys[:n]) + proj.point(3.0, 0.1)[1]
     exact = MERIDIAN.distance(x, y) <= distance
     assert MERIDIAN.within(x, y, distance).tolist() == exact.tolist()
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    xs=st.lists(st.floats(-50_000, 50_000), min_size=0, max_size=40),
+    ys=st.lists(st.floats(-50_000, 150_000), min_size=0, max_size=40),
+)
+def test_least_distance_is_the_nearest_points_distance(xs: list[float], ys: list[float]) -> None:
+    n = min(len(xs), len(ys))
+    proj = Projection(32631)
+    x = np.array(xs[:n], dtype=np.float64) + 500_000.0
+    y = np.array(ys[:n], dtype=np.float64) + proj.point(3.0, 0.1)[1]
+    expected = float(MERIDIAN.distance(x, y).min()) if n else float("inf")
+    assert MERIDIAN.least_distance(x, y) == expected

@@ -221,6 +221,13 @@ class LineGeometry:
         out[index[0]] = distance
         return out
 
+    def least_distance(self, x: FloatArray, y: FloatArray) -> float:
+        """Metres from the nearest of the points to the line itself (inf for none)."""
+        if not x.shape[0]:
+            return float("inf")
+        # One GEOS distance to the points as a whole, not one per point.
+        return float(shapely.distance(self.path, shapely.multipoints(np.column_stack([x, y]))))
+
     def first_crossing(
         self, x0: float, y0: float, x1: float, y1: float
     ) -> tuple[float, float, float] | None:

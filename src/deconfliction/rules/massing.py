@@ -439,11 +439,12 @@ def _nearest(ctx: Context, cluster: Cluster, site: tuple[int, float] | None) -> 
     near = cluster.units[ctx.watch.near[cluster.units]]
     x, y = pic.x[near], pic.y[near]
     best_name, best = "", float("inf")
+    limit = ctx.settings.massing_near_m or float("inf")
     for geometry in ctx.lines:
         if not x.shape[0]:
             break
-        d_line = float(geometry.distance(x, y, ctx.settings.massing_near_m or None).min())
-        if d_line < best:
+        d_line = geometry.least_distance(x, y)
+        if d_line <= limit and d_line < best:
             best, best_name = d_line, f"the {geometry.line.name}"
     if not best_name:
         return "near our positions"
