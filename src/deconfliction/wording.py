@@ -25,13 +25,12 @@ def equipment(counts: Mapping[str, int]) -> str:
     return ", ".join(count(n, name) for name, n in sorted(counts.items()) if n > 0)
 
 
-def unit_label(name: str, actor: str, strength: int, counts: Mapping[str, int]) -> str:
-    """'Tank company (pro-regime, 60 personnel, 10 tanks)'."""
-    figures = [actor, f"{strength} personnel"]
-    held = equipment(counts)
+def unit_label(name: str, actor: str, strength: int, held: str) -> str:
+    """'Tank company (pro-regime, 60 personnel, 10 tanks)', `held` being what
+    `equipment` says of its counts."""
     if held:
-        figures.append(held)
-    return f"{name} ({', '.join(figures)})"
+        return f"{name} ({actor}, {strength} personnel, {held})"
+    return f"{name} ({actor}, {strength} personnel)"
 
 
 def km(metres: float) -> str:

@@ -149,6 +149,8 @@ class Context:
     labels: dict[tuple[int, int, bytes], tuple[object, str]] = field(default_factory=dict)
     """Unit descriptions by (unit, strength, equipment), with the catalogue entry they
     were written from: a unit's figures change far less often than its alerts do."""
+    holdings: dict[bytes, str] = field(default_factory=dict)
+    """'10 tanks, 2 APCs' by equipment row: many units hold the same."""
 
     def unit_ids(self, units: NDArray[np.int64]) -> tuple[str, ...]:
         return tuple(self.roster.units[int(u)].id for u in units)
@@ -170,11 +172,16 @@ def describe_unit(ctx: Context, index: int) -> str:
     cached = ctx.labels.get(key)
     if cached is not None and cached[0] is unit:
         return cached[1]
-    held = row.tolist()
-    counts = {
-        name: held[col] for name, col in ctx.roster.equipment_index.items() if col < len(held)
-    }
-    label = wording.unit_label(unit.name, unit.actor, strength, counts)
+    holding = ctx.holdings.get(key[2])
+    if holding is None:
+        held = row.tolist()
+        holding = wording.equipment(
+            {name: held[col] for name, col in ctx.roster.equipment_index.items() if col < len(held)}
+        )
+        if len(ctx.holdings) >= _LABELS:
+            ctx.holdings.clear()
+        ctx.holdings[key[2]] = holding
+    label = wording.unit_label(unit.name, unit.actor, strength, holding)
     if len(ctx.labels) >= _LABELS:
         ctx.labels.clear()
     ctx.labels[key] = (unit, label)
