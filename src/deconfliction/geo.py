@@ -156,8 +156,11 @@ class LineGeometry:
         out = np.zeros(x.shape[0], dtype=np.int8)
         if not x.shape[0]:
             return out
-        out[shapely.contains_xy(self.left_area, x, y)] = AREA_LEFT
-        out[shapely.contains_xy(self.right_area, x, y)] = AREA_RIGHT
+        left = shapely.contains_xy(self.left_area, x, y)
+        out[left] = AREA_LEFT
+        # The areas do not overlap: only the points outside the left one can be right.
+        rest = np.flatnonzero(~left)
+        out[rest[shapely.contains_xy(self.right_area, x[rest], y[rest])]] = AREA_RIGHT
         return out
 
     def area_of(self, x: float, y: float) -> int:
@@ -183,11 +186,15 @@ class LineGeometry:
         if not x.shape[0]:
             return out
         inner, outer = self._buffers(distance_m)
-        # The buffer polygon's arcs are chords inside the true distance, so its inside is
-        # certainly within; only the thin band up to the outer polygon needs exact checks.
-        sure = shapely.contains_xy(inner, x, y)
-        maybe = np.flatnonzero(shapely.contains_xy(outer, x, y) & ~sure)
-        out[sure] = True
+        # Outside the outer polygon nothing is within: most points are, and are done with
+        # one test. The inner polygon's arcs are chords inside the true distance, so its
+        # inside is certainly within; only the thin band between needs exact checks.
+        near = np.flatnonzero(shapely.contains_xy(outer, x, y))
+        if not near.size:
+            return out
+        sure = shapely.contains_xy(inner, x[near], y[near])
+        out[near[sure]] = True
+        maybe = near[~sure]
         if maybe.size:
             out[maybe] = shapely.dwithin(self.path, shapely.points(x[maybe], y[maybe]), distance_m)
         return out
