@@ -44,11 +44,15 @@ def evaluate(ctx: Context) -> list[AlertEvent]:
         return []
     hit_u, hit_s, distance, reach = reach_pairs(ctx, units)
     now_keys = hit_u * n_sites + hit_s
-    # Our threat keys for the touched units, before this batch.
-    in_scope = np.isin(watch.threat_keys // n_sites, units)
+    # Our threat keys for the touched units, before this batch. Masks over the roster
+    # rather than set operations: the units are a large share of it.
+    touched = np.zeros(ctx.picture.capacity, dtype=bool)
+    touched[units] = True
+    in_scope = touched[watch.threat_keys // n_sites]
     before = watch.threat_keys[in_scope]
-    opened = ~np.isin(now_keys, before)
-    resolved = before[~np.isin(before, now_keys)]
+    # Both are sorted and unique (pairs come by unit, then site).
+    opened = ~np.isin(now_keys, before, assume_unique=True)
+    resolved = before[~np.isin(before, now_keys, assume_unique=True)]
     watch.threat_keys = np.sort(np.concatenate([watch.threat_keys[~in_scope], now_keys]))
 
     events: list[AlertEvent] = []
@@ -56,8 +60,9 @@ def evaluate(ctx: Context) -> list[AlertEvent]:
         event = _out_of_reach(ctx, *divmod(int(key), n_sites))
         if event:
             events.append(event)
-    changed_units = units[applied.figures_changed]
-    refresh = opened | np.isin(hit_u, changed_units)
+    touched[:] = False
+    touched[units[applied.figures_changed]] = True
+    refresh = opened | touched[hit_u]
     for i in np.flatnonzero(refresh):
         event = _raise(ctx, int(hit_u[i]), int(hit_s[i]), float(distance[i]), float(reach[i]))
         if event:
