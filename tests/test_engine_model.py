@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
+import numpy as np
 import pytest
 from pydantic import ValidationError
 
@@ -93,3 +94,21 @@ def test_a_roster_registered_at_once_matches_one_registered_unit_by_unit() -> No
         np.testing.assert_array_equal(getattr(at_once, name), getattr(one_by_one, name))
     np.testing.assert_array_equal(at_once.base_equipment, one_by_one.base_equipment)
     assert at_once.base_equipment[2, at_once.equipment_index["technical"]] == 6
+
+
+def test_a_run_of_rows_and_the_same_rows_by_index_are_the_same_batch() -> None:
+    from deconfliction.batch import ReportBatch
+
+    t = datetime(2018, 2, 7, tzinfo=UTC)
+    reports = [
+        Report(time=t, unit=f"u-{i}", lon=40.0, lat=35.0, equipment={"tank": i} if i % 3 else None)
+        for i in range(7)
+    ]
+    batch = ReportBatch.from_reports(reports, default_observer="blue")
+    for start, stop in ((0, 7), (1, 3), (3, 4), (5, 5)):
+        by_slice = batch.take(slice(start, stop))
+        by_index = batch.take(np.arange(start, stop))
+        assert by_slice.equipment == by_index.equipment
+        assert by_slice.unit.tolist() == by_index.unit.tolist()
+    # A run with no equipment at all carries none.
+    assert batch.take(slice(3, 4)).equipment is None

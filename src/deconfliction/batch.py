@@ -82,8 +82,12 @@ class ReportBatch:
         """The rows at `index`, in that order."""
         equipment = None
         if self.equipment is not None:
-            rows: list[int] = np.arange(len(self))[index].tolist()
-            picked = tuple(map(self.equipment.__getitem__, rows))
+            if isinstance(index, slice):
+                # A run of rows (a replay's batch): the columns below are views, and the
+                # equipment a slice, not an index over every row to pick them.
+                picked = self.equipment[index]
+            else:
+                picked = tuple(map(self.equipment.__getitem__, index.tolist()))
             equipment = picked if picked.count(None) != len(picked) else None
         return ReportBatch(
             time_us=self.time_us[index],

@@ -60,28 +60,7 @@ def batches_by_time(reports: ReportBatch) -> Iterator[ReportBatch]:
     bounds = [0, *cuts.tolist(), len(times)]
     for start, stop in pairwise(bounds):
         if stop > start:
-            yield _rows(reports, start, stop)
-
-
-def _rows(reports: ReportBatch, start: int, stop: int) -> ReportBatch:
-    """`reports.take(slice(start, stop))` as views, and the equipment a tuple slice
-    (`take` builds an index of every row of the file to pick them, once per batch)."""
-    equipment = None
-    if reports.equipment is not None:
-        picked = reports.equipment[start:stop]
-        equipment = picked if picked.count(None) != len(picked) else None
-    return ReportBatch(
-        time_us=reports.time_us[start:stop],
-        unit=reports.unit[start:stop],
-        lon=reports.lon[start:stop],
-        lat=reports.lat[start:stop],
-        observer=reports.observer[start:stop],
-        strength=reports.strength[start:stop],
-        equipment=equipment,
-        report_id=reports.report_id[start:stop],
-        source=reports.source[start:stop],
-        rating=reports.rating[start:stop],
-    )
+            yield reports.take(slice(start, stop))
 
 
 def reference_of(loaded: LoadedScenario) -> Reference:
