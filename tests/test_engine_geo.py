@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -159,54 +158,3 @@ def test_least_distance_is_the_nearest_points_distance(xs: list[float], ys: list
     y = np.array(ys[:n], dtype=np.float64) + proj.point(3.0, 0.1)[1]
     expected = float(MERIDIAN.distance(x, y).min()) if n else float("inf")
     assert MERIDIAN.least_distance(x, y) == expected
-
-
-ZIGZAG = _geometry([(40.0, 35.0), (40.1, 35.1), (40.0, 35.2), (40.1, 35.3)], margin=50_000.0)
-
-
-def _whole_line_crossing(
-    g: LineGeometry, x0: float, y0: float, x1: float, y1: float
-) -> tuple[float, float, float] | None:
-    """The move intersected with the whole extended line at once, for comparison."""
-    move = shapely.LineString([(x0, y0), (x1, y1)])
-    hit = move.intersection(g.extended)
-    if hit.is_empty:
-        return None
-    points = shapely.points(shapely.get_coordinates(hit))
-    distance = shapely.distance(points, shapely.Point(x0, y0))
-    best = int(np.argmin(distance))
-    return (
-        float(shapely.get_x(points[best])),
-        float(shapely.get_y(points[best])),
-        float(distance[best]) / move.length,
-    )
-
-
-@settings(max_examples=200, deadline=None)
-@given(
-    start=st.tuples(st.floats(-30_000, 30_000), st.floats(-5_000, 40_000)),
-    end=st.tuples(st.floats(-30_000, 30_000), st.floats(-5_000, 40_000)),
-)
-def test_first_crossing_is_the_whole_lines_first_meeting(
-    start: tuple[float, float], end: tuple[float, float]
-) -> None:
-    x_mid, y_mid = ZIGZAG.path.coords[0]
-    x0, y0 = x_mid + start[0], y_mid + start[1]
-    x1, y1 = x_mid + end[0], y_mid + end[1]
-    if (x0, y0) == (x1, y1):
-        assert ZIGZAG.first_crossing(x0, y0, x1, y1) is None
-        return
-    assert ZIGZAG.first_crossing(x0, y0, x1, y1) == _whole_line_crossing(ZIGZAG, x0, y0, x1, y1)
-
-
-def test_a_move_through_a_vertex_or_along_a_segment_meets_it_first_there() -> None:
-    (ax, ay), (bx, by) = ZIGZAG.path.coords[0], ZIGZAG.path.coords[1]
-    # Along the first segment of the path, from beyond its start.
-    dx, dy = bx - ax, by - ay
-    hit = ZIGZAG.first_crossing(ax - dx, ay - dy, bx, by)
-    assert hit == _whole_line_crossing(ZIGZAG, ax - dx, ay - dy, bx, by)
-    # Straight through a vertex of the path.
-    vx, vy = ZIGZAG.path.coords[len(ZIGZAG.path.coords) // 2]
-    hit = ZIGZAG.first_crossing(vx - 5_000.0, vy, vx + 5_000.0, vy)
-    assert hit == _whole_line_crossing(ZIGZAG, vx - 5_000.0, vy, vx + 5_000.0, vy)
-    assert hit is not None

@@ -102,10 +102,6 @@ class LineGeometry:
     right_area: Polygon
     bounds: tuple[float, float, float, float]
     segments: shapely.STRtree
-    extended_segments: NDArray[np.object_]
-    """The extended line's segments, as geometries, and an R-tree over them: a move
-    meets few of them, and is intersected with those alone."""
-    extended_tree: shapely.STRtree
     _buffer_cache: dict[float, tuple[Polygon, Polygon]] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -144,10 +140,6 @@ class LineGeometry:
         for geom in (path, extended, left_area, right_area):
             shapely.prepare(geom)
         segments = shapely.STRtree(shapely.linestrings(np.stack([xy[:-1], xy[1:]], axis=1)))
-        extended_xy = np.asarray(extended.coords)
-        pieces_of_extended = shapely.linestrings(
-            np.stack([extended_xy[:-1], extended_xy[1:]], axis=1)
-        )
         return cls(
             line=line,
             path=path,
@@ -157,8 +149,6 @@ class LineGeometry:
             right_area=right_area,
             bounds=(minx, miny, maxx, maxy),
             segments=segments,
-            extended_segments=pieces_of_extended,
-            extended_tree=shapely.STRtree(pieces_of_extended),
         )
 
     def areas(self, x: FloatArray, y: FloatArray) -> NDArray[np.int8]:
@@ -255,23 +245,13 @@ class LineGeometry:
         path = LineString([(x0, y0), (x1, y1)])
         if path.length == 0.0:
             return None
-        near = self.extended_tree.query(path, predicate="intersects")
-        if not near.size:
+        hit = path.intersection(self.extended)
+        if hit.is_empty:
             return None
-        # The meetings with each segment the move touches (points, or the stretch where
-        # they run together): the first along the move is the nearest to its start.
-        hits = shapely.intersection(self.extended_segments[np.sort(near)], path)
-        points = shapely.points(shapely.get_coordinates(hits))
-        if not points.size:
-            return None
+        points = _points_of(hit)
         start = Point(x0, y0)
-        distance = shapely.distance(points, start)
-        best = int(np.argmin(distance))
-        return (
-            float(shapely.get_x(points[best])),
-            float(shapely.get_y(points[best])),
-            float(distance[best]) / path.length,
-        )
+        best = min(points, key=lambda p: p.distance(start))
+        return best.x, best.y, start.distance(best) / path.length
 
 
 def _ray(origin: FloatArray, direction: FloatArray, length: float) -> FloatArray:
@@ -288,6 +268,17 @@ def _left_probe(xy: FloatArray) -> Point:
     offset = min(1.0, norm / 4.0)
     mx, my = (ax + bx) / 2.0, (ay + by) / 2.0
     return Point(mx - dy / norm * offset, my + dx / norm * offset)
+
+
+def _points_of(geom: shapely.Geometry) -> list[Point]:
+    if isinstance(geom, Point):
+        return [geom]
+    pts: list[Point] = []
+    for part in getattr(geom, "geoms", []):
+        pts.extend(_points_of(part))
+    if isinstance(geom, LineString):
+        pts.extend(Point(c) for c in geom.coords)
+    return pts
 
 
 def _contains_one(prepared: Polygon, x: float, y: float) -> bool:
