@@ -194,7 +194,8 @@ class _Found:
         keep = qualifies[labels]
         members, member_labels = candidates[keep], labels[keep]
         rank = roster.rank
-        order = np.lexsort((rank[members], member_labels))
+        # Ranks are below the roster's size: one key orders by cluster, then id.
+        order = np.argsort(member_labels * rank.shape[0] + rank[members])
         members, member_labels = members[order], member_labels[order]
         starts = np.flatnonzero(np.diff(member_labels, prepend=-1))
         sizes = np.diff(np.append(starts, members.shape[0]))

@@ -66,16 +66,27 @@ def _line(ctx: Context, geometry: LineGeometry) -> list[AlertEvent]:
     distance = dict(
         zip(raised.tolist(), geometry.distance(x[raised], y[raised]).tolist(), strict=True)
     )
-    for i in picked.tolist():
-        u = int(units[i])
+    # Each column of the picked rows as a list at once, not one numpy scalar at a time.
+    rows = zip(
+        picked.tolist(),
+        units[picked].tolist(),
+        was_violation[picked].tolist(),
+        violation_now[picked].tolist(),
+        was_approach[picked].tolist(),
+        approach_now[picked].tolist(),
+        changed[picked].tolist(),
+        own[picked].tolist(),
+        strict=True,
+    )
+    for i, u, v0, v1, a0, a1, moved_figures, side in rows:
         events += _settle(
             ctx,
             geometry,
             u,
-            (bool(was_violation[i]), bool(violation_now[i])),
-            (bool(was_approach[i]), bool(approach_now[i])),
-            bool(changed[i]),
-            partial(_crossing, ctx, geometry, u, int(own[i])),
+            (v0, v1),
+            (a0, a1),
+            moved_figures,
+            partial(_crossing, ctx, geometry, u, side),
             distance.get(i),
         )
     return events
