@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.cluster import DBSCAN
 
-from deconfliction.rules.massing import clusters as components
+from deconfliction.rules.massing import clusters
 
 
 def partition(labels: np.ndarray) -> list[tuple[int, ...]]:
@@ -37,7 +37,7 @@ def reference(x: np.ndarray, y: np.ndarray, group: np.ndarray, eps: float) -> np
 def test_a_chain_joins_points_further_apart_than_eps() -> None:
     x = np.array([0.0, 900.0, 1800.0, 2700.0, 10_000.0])
     y = np.zeros(5)
-    labels = components(x, y, np.zeros(5, dtype=np.int64), 1000.0)
+    labels = clusters(x, y, np.zeros(5, dtype=np.int64), 1000.0)
     assert partition(labels) == [(0, 1, 2, 3), (4,)]
     assert sorted(set(labels.tolist())) == [0, 1]
 
@@ -46,10 +46,10 @@ def test_points_exactly_eps_apart_are_joined_and_a_hair_more_are_not() -> None:
     eps = 5000.0
     x = np.array([0.0, eps, 3 * eps, 4 * eps + 1e-6])
     y = np.zeros(4)
-    assert partition(components(x, y, np.zeros(4, dtype=np.int64), eps)) == [(0, 1), (2,), (3,)]
+    assert partition(clusters(x, y, np.zeros(4, dtype=np.int64), eps)) == [(0, 1), (2,), (3,)]
     # On a diagonal, two cells apart on each axis: exactly eps joins.
     d = eps / math.sqrt(2.0)
-    labels = components(np.array([0.0, d]), np.array([0.0, d]), np.zeros(2, np.int64), eps)
+    labels = clusters(np.array([0.0, d]), np.array([0.0, d]), np.zeros(2, np.int64), eps)
     assert partition(labels) == [(0, 1)]
 
 
@@ -57,12 +57,12 @@ def test_groups_never_share_a_component() -> None:
     x = np.array([0.0, 10.0, 20.0, 30.0])
     y = np.zeros(4)
     group = np.array([0, 1, 0, 1])
-    assert partition(components(x, y, group, 100.0)) == [(0, 2), (1, 3)]
+    assert partition(clusters(x, y, group, 100.0)) == [(0, 2), (1, 3)]
 
 
 def test_empty_and_single_points() -> None:
-    assert components(np.zeros(0), np.zeros(0), np.zeros(0, np.int64), 1.0).shape == (0,)
-    labels = components(np.array([5.0]), np.array([-3.0]), np.array([2]), 1.0)
+    assert clusters(np.zeros(0), np.zeros(0), np.zeros(0, np.int64), 1.0).shape == (0,)
+    labels = clusters(np.array([5.0]), np.array([-3.0]), np.array([2]), 1.0)
     assert labels.tolist() == [0]
 
 
@@ -75,7 +75,7 @@ coordinate = st.floats(-2e5, 2e5, allow_nan=False, allow_infinity=False)
     eps=st.one_of(st.floats(1.0, 5e4), st.sampled_from([250.0, 1000.0, 2000.0, 5000.0])),
     grid=st.sampled_from([0.0, 250.0, 1000.0]),
 )
-def test_components_are_dbscans_clusters(
+def test_clusters_are_dbscans(
     points: list[tuple[float, float, int]], eps: float, grid: float
 ) -> None:
     # Snapping to a grid makes ties at exactly eps and on cell edges common.
@@ -84,7 +84,7 @@ def test_components_are_dbscans_clusters(
     if grid:
         x, y = np.round(x / grid) * grid, np.round(y / grid) * grid
     group = np.array([p[2] for p in points], dtype=np.int64)
-    labels = components(x, y, group, eps)
+    labels = clusters(x, y, group, eps)
     assert partition(labels) == partition(reference(x, y, group, eps))
     if labels.size:
         assert sorted(set(labels.tolist())) == list(range(int(labels.max()) + 1))
@@ -95,7 +95,7 @@ def test_dense_formations_match_dbscan() -> None:
     centres = rng.uniform(0, 3e5, (40, 2))
     pts = np.concatenate([c + rng.normal(0, 3000, (150, 2)) for c in centres])
     group = rng.integers(0, 4, pts.shape[0])
-    labels = components(pts[:, 0], pts[:, 1], group, 5000.0)
+    labels = clusters(pts[:, 0], pts[:, 1], group, 5000.0)
     assert partition(labels) == partition(reference(pts[:, 0], pts[:, 1], group, 5000.0))
 
 

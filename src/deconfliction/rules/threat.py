@@ -46,9 +46,7 @@ def evaluate(ctx: Context) -> list[AlertEvent]:
     now_keys = hit_u * n_sites + hit_s
     # Our threat keys for the touched units, before this batch. Masks over the roster
     # rather than set operations: the units are a large share of it.
-    touched = np.zeros(ctx.picture.capacity, dtype=bool)
-    touched[units] = True
-    in_scope = touched[watch.threat_keys // n_sites]
+    in_scope = _mask(ctx, units)[watch.threat_keys // n_sites]
     before = watch.threat_keys[in_scope]
     # Both are sorted and unique (pairs come by unit, then site).
     opened = ~np.isin(now_keys, before, assume_unique=True)
@@ -60,14 +58,19 @@ def evaluate(ctx: Context) -> list[AlertEvent]:
         event = _out_of_reach(ctx, *divmod(int(key), n_sites))
         if event:
             events.append(event)
-    touched[:] = False
-    touched[units[applied.figures_changed]] = True
-    refresh = opened | touched[hit_u]
+    refresh = opened | _mask(ctx, units[applied.figures_changed])[hit_u]
     for i in np.flatnonzero(refresh):
         event = _raise(ctx, int(hit_u[i]), int(hit_s[i]), float(distance[i]), float(reach[i]))
         if event:
             events.append(event)
     return events
+
+
+def _mask(ctx: Context, units: IntArray) -> NDArray[np.bool_]:
+    """True at these units, over the whole roster."""
+    out = np.zeros(ctx.picture.capacity, dtype=bool)
+    out[units] = True
+    return out
 
 
 def evaluate_one(ctx: Context, one: AppliedOne, distance: NDArray[np.float64]) -> list[AlertEvent]:
