@@ -114,3 +114,18 @@ def test_an_engine_is_built_with_its_kernels_compiled() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.split() == ["False"] * 2 + ["True"] * 2
+
+
+def test_more_points_than_sixteen_bits_index_chain_the_same_way() -> None:
+    # 40,000 points in chains of 100, 900 m apart within a chain and 2 km between chains:
+    # beyond 32,767 points the edges are laid out with 32-bit indices.
+    n = 40_000
+    step = np.where(np.arange(n) % 100 == 0, 2000.0, 900.0)
+    x = np.cumsum(step)
+    rng = np.random.default_rng(3)
+    shuffled = rng.permutation(n)
+    labels = clusters(x[shuffled], np.zeros(n), np.zeros(n, dtype=np.int64), 1000.0)
+    chain = np.empty(n, dtype=np.int64)
+    chain[shuffled] = labels
+    assert len(set(labels.tolist())) == n // 100
+    assert all(len(set(chain[i : i + 100].tolist())) == 1 for i in range(0, n, 100))
