@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from datetime import datetime
 
 import numpy as np
@@ -54,9 +54,20 @@ class Engine:
         live: bool = False,
         first_alert: int = 1,
         keep_resolved: bool = True,
+        observers: Collection[str] | None = None,
     ) -> None:
         self.settings = settings or Settings()
         self.parties = list(parties)
+        # The parties whose pictures this engine keeps and evaluates: all of them, or
+        # (a replay split across processes) some. Reports of the others are checked and
+        # passed over.
+        known = {p.id for p in self.parties}
+        unknown = sorted(set(observers or ()) - known)
+        if unknown:
+            raise EngineError(f"observers: unknown party '{unknown[0]}'")
+        kept = known if observers is None else set(observers)
+        self.observers = [p for p in self.parties if p.id in kept]
+        self._kept = frozenset(p.id for p in self.observers)
         self.lines: dict[str, Line] = {}
         self.sites: dict[str, Site] = {}
         self.roster = Roster(self.parties, list(actors), self.settings)
@@ -135,7 +146,7 @@ class Engine:
         now_us = self._tick(int(batch.time_us.max()))
         applied: dict[str, Applied] = {}
         for i, party in enumerate(self.parties):
-            if not reported[i]:
+            if not reported[i] or party.id not in self._kept:
                 continue
             picture = self._pictures[party.id]
             if reported[i] == len(batch):
@@ -156,11 +167,11 @@ class Engine:
         if picture is None:
             raise EngineError(f"unknown observer party '{observer}'")
         now_us = self._tick(int(batch.time_us[0]))
-        one = picture.apply_one(batch, unit)
+        one = picture.apply_one(batch, unit) if observer in self._kept else None
         massing_due = self._massing_due()
         events: list[AlertEvent] = []
         nothing = _NOTHING
-        for party in self.parties:
+        for party in self.observers:
             ctx = self._context(party.id, now_us, None)
             touched = nothing
             distance = None
@@ -197,7 +208,7 @@ class Engine:
         self, now_us: int, applied: dict[str, Applied], *, massing_due: bool
     ) -> list[AlertEvent]:
         events: list[AlertEvent] = []
-        for party in self.parties:
+        for party in self.observers:
             ctx = self._context(party.id, now_us, applied.get(party.id))
             if ctx.applied.units.size:
                 massing.refresh_flags(ctx, ctx.applied.units)
