@@ -13,9 +13,9 @@ from __future__ import annotations
 import gc
 import operator
 import re
-from collections.abc import Callable, Hashable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import repeat
 from typing import Any
@@ -62,6 +62,8 @@ class _Rows:
     values: dict[str, list[Any]]
     declared: dict[str, set[type]] | None = None
     """The types each column can hold, when the decoder guarantees them."""
+    distinct: dict[str, dict[Hashable, bool]] = field(default_factory=dict)
+    """Per column checked once per value, its distinct values (of the accepted types)."""
 
     def kinds(self, name: str) -> set[type]:
         if self.declared is not None:
@@ -112,6 +114,7 @@ def report_columns(
         # string): take its values.
         for name in _FIELDS:
             work.values[name][i] = getattr(report, name)
+        work.distinct.clear()  # the model's values may be new ones
         time_us[i] = to_us(report.time)
         lon[i] = report.lon
         lat[i] = report.lat
@@ -161,16 +164,16 @@ def _columns(
     n = len(time_us)
     observers = work.values["observer"]
     observer_given = np.fromiter(map(operator.is_not, observers, repeat(None)), bool, count=n)
-    named = frozenset(observers) - {None}
+    named = frozenset(_distinct(work, "observer")) - {None}
     if not observer_given.all():
         observers = [default_observer if o is None else o for o in observers]
     equipment = work.values["equipment"]
     batch = ReportBatch(
         time_us=time_us,
-        unit=_objects(work.values["unit"]),
+        unit=_shared(work.values["unit"], work.distinct.get("unit")),
         lon=lon,
         lat=lat,
-        observer=_objects(observers),
+        observer=_shared(observers, work.distinct.get("observer")),
         strength=strength,
         equipment=tuple(equipment) if equipment.count(None) != n else None,
         report_id=_objects(work.values["id"]),
@@ -180,9 +183,28 @@ def _columns(
     return ReportColumns(
         batch=batch,
         observer_given=observer_given,
-        units=frozenset(work.values["unit"]),
+        units=frozenset(_distinct(work, "unit")),
         observers=named,
     )
+
+
+def _distinct(work: _Rows, name: str) -> Iterable[Any]:
+    """A column's distinct values: those its check found, or else counted now."""
+    found = work.distinct.get(name)
+    return found.keys() if found is not None else set(work.values[name])
+
+
+def _shared(values: list[Any], distinct: dict[Hashable, bool] | None) -> NDArray[np.object_]:
+    """A column of few distinct values with each value held once.
+
+    A decoder makes a new string for every row: a million reports naming ten thousand
+    units hold a million strings. One object per value spares the memory, and the
+    processes of a split replay the copy of every page the engine's reading of the
+    column would otherwise touch.
+    """
+    first = {v: v for v in (distinct.keys() if distinct is not None else set(values))}
+    # a value the set lacks (none should) is kept as it is
+    return np.fromiter(map(first.get, values, values), dtype=object, count=len(values))
 
 
 @contextmanager
@@ -251,6 +273,7 @@ def _unique_check(
     verdict = {v: accept(v) for v in distinct}
     if not all(verdict.values()):
         work.ok &= _mask(values, lambda v: type(v) not in types or verdict[v])
+    work.distinct[name] = verdict
     return verdict
 
 
