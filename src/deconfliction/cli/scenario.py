@@ -73,8 +73,20 @@ def run(
         "--progress/--no-progress",
         help="Show a progress bar on stderr (default: on long replays, on a terminal).",
     ),
+    jobs: int | None = typer.Option(
+        None,
+        "--jobs",
+        "-j",
+        min=1,
+        help=(
+            "Processes to replay in, each evaluating some of the parties' pictures "
+            "(default: one per core for 100,000 reports or more). A replay into a "
+            "database, as a table, or with a scripted hotline runs in one."
+        ),
+    ),
 ) -> None:
     """Replay a scenario and print its alert events in time order."""
+    from ..runtime import leave_to_exit
     from ..scenario import ScenarioError
     from ..scenario.loader import begin_loading
 
@@ -89,6 +101,7 @@ def run(
         raise typer.Exit(130) from None
     # the file is read meanwhile
     from ..engine import EngineError
+    from ..scenario.parallel import ReplayWorkerError
     from ..scenario.replay import Replay
 
     store = None
@@ -96,7 +109,15 @@ def run(
         loaded = finish_loading()
         if db is not None:
             store = _open_store(db)
-        replay = Replay(loaded, store=store)
+        replay: Any = None
+        if store is None and output is OutputFormat.JSONL:
+            from ..scenario.parallel import ParallelReplay, jobs_for
+
+            split = jobs_for(loaded, jobs)
+            if split > 1:
+                replay = ParallelReplay(loaded, split)
+        if replay is None:
+            replay = Replay(loaded, store=store)
         show = (
             progress
             if progress is not None
@@ -119,6 +140,8 @@ def run(
         raise _fail(error.lines) from None
     except EngineError as error:
         raise _fail([f"{scenario}: {error}"]) from None
+    except ReplayWorkerError as error:
+        raise _fail([f"{scenario}: {error}"]) from None
     except KeyboardInterrupt:
         console.print("interrupted", style="dim")
         raise typer.Exit(130) from None
@@ -130,6 +153,9 @@ def run(
         f"{loaded.source}: {replay.total:,} reports replayed in {elapsed:.2f} s, {count:,} events",
         style="dim",
     )
+    # Nothing is left to do with the scenario and the engine: the process ends without
+    # freeing them one object at a time.
+    leave_to_exit(loaded, replay)
 
 
 def _open_store(db: Path) -> Any:
