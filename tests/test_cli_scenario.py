@@ -182,3 +182,40 @@ def test_the_command_line_runs_the_collector_less_often_than_pythons_default() -
             [sys.executable, "-c", probe, str(before)], capture_output=True, text=True, check=True
         )
         assert out.stdout.strip().splitlines()[-1] == str(after)
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "stderr"),
+    [("0", 0, ""), ("3", 3, ""), ("None", 0, ""), ("'no such thing'", 1, "no such thing\n")],
+)
+def test_the_entry_point_ends_a_process_that_left_its_objects_with_sys_exit_s_status(
+    code: str, status: int, stderr: str
+) -> None:
+    program = (
+        "import sys\n"
+        "from deconfliction.runtime import exit_now_if_left, leave_to_exit\n"
+        "exit_now_if_left(5)\n"  # nothing left yet: returns
+        "leave_to_exit(list(range(10)))\n"
+        "sys.stdout.write('written before the end')\n"
+        f"exit_now_if_left({code})\n"
+        "sys.stdout.write('never')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True)
+    assert done.returncode == status
+    assert done.stdout == "written before the end"
+    assert done.stderr == stderr
+
+
+def test_a_replay_run_in_process_returns_and_its_output_is_whole(scenario_file: Path) -> None:
+    # In process (as the tests and embedding programs run it) the command returns; from
+    # the entry point it ends the process, and what it wrote is all there.
+    result = CliRunner().invoke(app, ["scenario", "run", str(scenario_file)])
+    assert result.exit_code == 0
+    done = subprocess.run(
+        [sys.executable, "-m", "deconfliction", "scenario", "run", str(scenario_file)],
+        capture_output=True,
+        check=True,
+    )
+    assert done.stdout.decode() == result.stdout
+    assert done.stdout.count(b"\n") == 2
+    assert b"2 events" in done.stderr
