@@ -4,6 +4,10 @@
                                 line, 200 sites, 1,000,000 reports in batches of 10,000),
                                 every rule after every batch, in a child process
     engine.peak_rss             that child's peak resident memory
+    engine.clustering.ceiling   the same reports over the CPU time of the force.massing
+                                clustering alone in that run (scipy's k-d tree pairs and
+                                connected components for each party after every batch):
+                                what the engine could reach were every other rule free
     engine.subset.throughput    the engine on the first batches only (best of three runs)
     engine.baseline.throughput  the scalar reference (benchmarks/scalar.py: report by
                                 report, scalar shapely and pyproj calls) on the same batches
@@ -53,6 +57,7 @@ def batch_run(reports: int) -> dict[str, float]:
     workload = generate(WorkloadSpec(reports=reports))
     w = workload
     engine = Engine(w.parties, w.actors, w.lines, w.sites, w.units, w.settings)
+    clustering = _timed_clustering()
     events = 0
     cpu = time.process_time()
     started = time.perf_counter()
@@ -61,7 +66,32 @@ def batch_run(reports: int) -> dict[str, float]:
     wall = time.perf_counter() - started
     cpu = time.process_time() - cpu
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"reports": w.reports, "wall": wall, "cpu": cpu, "events": events, "rss": rss_mb}
+    return {
+        "reports": w.reports,
+        "wall": wall,
+        "cpu": cpu,
+        "events": events,
+        "rss": rss_mb,
+        "clustering": clustering[0],
+    }
+
+
+def _timed_clustering() -> list[float]:
+    """Time every call of the massing rule's clustering from now on: [CPU seconds]."""
+    from deconfliction.rules import massing
+
+    spent = [0.0]
+    clusters = massing.clusters
+
+    def timed(*args: Any) -> Any:
+        started = time.process_time()
+        try:
+            return clusters(*args)
+        finally:
+            spent[0] += time.process_time() - started
+
+    massing.clusters = timed  # type: ignore[assignment]
+    return spent
 
 
 def subset_and_baseline(warm: int, timed: int, repeats: int) -> tuple[float, float, int]:
@@ -144,6 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     figure("engine.batch.throughput", result["reports"] / result["cpu"], "reports/s")
     figure("engine.peak_rss", result["rss"], "MB")
+    figure("engine.clustering.ceiling", result["reports"] / result["clustering"], "reports/s")
     fast, slow, n = subset_and_baseline(args.warm_batches, args.subset_batches, args.subset_repeats)
     print(
         f"# subset: {n:,} reports after {args.warm_batches} batches of the same workload, "
