@@ -193,8 +193,11 @@ def test_the_entry_point_ends_a_process_that_left_its_objects_with_sys_exit_s_st
 ) -> None:
     program = (
         "import sys\n"
-        "from deconfliction.runtime import exit_now_if_left, leave_to_exit\n"
-        "exit_now_if_left(5)\n"  # nothing left yet: returns
+        "from deconfliction.runtime import ending_at_exit, exit_now_if_left, leave_to_exit\n"
+        "leave_to_exit(list(range(10)))\n"  # not under the entry point: nothing kept
+        "exit_now_if_left(5)\n"  # so this returns
+        "ending_at_exit()\n"
+        "exit_now_if_left(6)\n"  # nothing left yet: returns
         "leave_to_exit(list(range(10)))\n"
         "sys.stdout.write('written before the end')\n"
         f"exit_now_if_left({code})\n"
@@ -209,8 +212,11 @@ def test_the_entry_point_ends_a_process_that_left_its_objects_with_sys_exit_s_st
 def test_a_replay_run_in_process_returns_and_its_output_is_whole(scenario_file: Path) -> None:
     # In process (as the tests and embedding programs run it) the command returns; from
     # the entry point it ends the process, and what it wrote is all there.
+    from deconfliction.runtime import _Exit
+
     result = CliRunner().invoke(app, ["scenario", "run", str(scenario_file)])
     assert result.exit_code == 0
+    assert _Exit.left is None  # nothing kept: the replay is freed as usual
     done = subprocess.run(
         [sys.executable, "-m", "deconfliction", "scenario", "run", str(scenario_file)],
         capture_output=True,

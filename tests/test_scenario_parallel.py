@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import multiprocessing
 import os
 import signal
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import orjson
 import pytest
 
-from deconfliction.engine import Engine, EngineError
+from deconfliction.engine import Engine, EngineError, UnknownUnitError
 from deconfliction.scenario import parallel
 from deconfliction.scenario.loader import LoadedScenario, load_columns
 from deconfliction.scenario.parallel import (
@@ -144,17 +147,32 @@ def test_an_engine_keeping_some_parties_names_an_unknown_one(batched: LoadedScen
     assert [p.id for p in engine.observers] == ["red"]
 
 
-def test_what_a_worker_refuses_is_the_engine_s_error(batched: LoadedScenario) -> None:
-    # Columns that name a unit the scenario lacks (a file is refused before this; a
-    # program handing columns over may not be): each process raises the same error.
+def steps_until_error(steps: Iterator[tuple[int, list[bytes]]]) -> tuple[Steps, BaseException]:
+    got: Steps = []
+    try:
+        for step in steps:
+            got.append(step)
+    except Exception as error:
+        return got, error
+    raise AssertionError("the replay raised nothing")
+
+
+def test_a_worker_s_error_comes_after_the_steps_before_it_as_in_one_process(
+    batched: LoadedScenario,
+) -> None:
+    # Columns that name a unit the scenario lacks at the 31st batch (a file is refused
+    # before this; a program handing columns over may not be).
     reports = batched.reports
     unit = reports.unit.copy()
-    unit[3] = "ghost-unit-77"
+    unit[15_000] = "ghost-unit-77"
     broken = dataclasses.replace(batched, reports=dataclasses.replace(reports, unit=unit))
-    with pytest.raises(KeyError, match="ghost-unit-77"):
-        one_process(broken)
-    with pytest.raises(EngineError, match="ghost-unit-77"):
-        split(broken)
+    expected, error = steps_until_error(Replay(broken).json_steps())
+    assert len(expected) == 30
+    got, split_error = steps_until_error(ParallelReplay(broken, 2).json_steps())
+    assert got == expected
+    assert type(split_error) is type(error) is UnknownUnitError
+    assert str(split_error) == str(error) == "unknown unit 'ghost-unit-77'"
+    assert any("raised in replay worker replay-blue" in note for note in split_error.__notes__)
     assert not multiprocessing.active_children()
 
 
@@ -192,3 +210,56 @@ def test_a_scenario_column_holds_each_distinct_value_once(batched: LoadedScenari
     observers = batched.reports.observer.tolist()
     assert len({id(o) for o in observers}) == len(set(observers)) == 2
     assert np.array_equal(batched.reports.unit, np.array(units, dtype=object))
+
+
+ORPHAN = """
+import sys, time
+sys.path.insert(0, "benchmarks")
+from workload import small
+from deconfliction.scenario.loader import load_columns
+from deconfliction.scenario import parallel
+from deconfliction.scenario.parallel import ParallelReplay
+import multiprocessing
+from pathlib import Path
+path = Path(sys.argv[1])
+small(seed=21, spread=False).write_scenario_json(path)
+parallel.CHUNK_STEPS = 2  # twenty chunks a worker: more than a pipe holds
+steps = ParallelReplay(load_columns(path), 2).json_steps()
+next(steps)  # the workers run on, their chunks unread, until the pipes are full
+print(" ".join(str(p.pid) for p in multiprocessing.active_children()), flush=True)
+time.sleep(600)
+"""
+
+
+def _gone(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return True
+    return state in ("Z", "X")  # a zombie has exited; only its parent's wait is left
+
+
+def test_workers_whose_parent_is_killed_end_instead_of_waiting_on_their_pipes(
+    tmp_path: Path,
+) -> None:
+    pids: list[int] = []
+    with subprocess.Popen(
+        [sys.executable, "-c", ORPHAN, str(tmp_path / "orphan.json")],
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as parent:
+        try:
+            assert parent.stdout is not None
+            pids = [int(p) for p in parent.stdout.readline().split()]
+            assert len(pids) == 2
+            parent.kill()
+            parent.wait()
+            deadline = time.monotonic() + 30
+            while not all(_gone(pid) for pid in pids) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert all(_gone(pid) for pid in pids), "a worker outlived its parent"
+        finally:
+            parent.kill()
+            for pid in pids:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)

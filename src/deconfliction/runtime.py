@@ -24,25 +24,35 @@ def tune_collector() -> None:
         gc.set_threshold(COLLECTOR_GEN0, gen1, gen2)
 
 
-_LEFT_TO_EXIT: list[object] = []
+class _Exit:
+    """Objects commands left to the process's end; None unless the entry point runs."""
+
+    left: list[object] | None = None
+
+
+def ending_at_exit() -> None:
+    """Called by the entry point before its command: what the command leaves to the exit
+    is kept for it (`leave_to_exit`), and `exit_now_if_left` then ends the process."""
+    _Exit.left = []
 
 
 def leave_to_exit(*objects: object) -> None:
-    """Keep these objects until the process ends, and let the command line's entry point
-    end it without freeing them.
+    """Under the entry point, keep these objects until the process ends and let it end
+    without freeing them; elsewhere, nothing.
 
     A replay of a million reports leaves some millions of objects behind; freeing them
     one by one took a twentieth of the command. The operating system takes the memory
-    back at once. Only the entry point acts on this: a command called in process (the
-    tests, an embedding program) returns as usual, its objects freed when it lets go.
+    back at once. A command called in process (the tests, an embedding program) keeps
+    nothing: its objects are freed when it lets go of them, as usual.
     """
-    _LEFT_TO_EXIT.extend(objects)
+    if _Exit.left is not None:
+        _Exit.left.extend(objects)
 
 
 def exit_now_if_left(code: object) -> None:
     """End the process with `sys.exit`'s meaning of `code`, its output flushed, if a
     command left objects to the exit; return otherwise."""
-    if not _LEFT_TO_EXIT:
+    if not _Exit.left:
         return
     status = 0
     if isinstance(code, int):
@@ -57,4 +67,10 @@ def exit_now_if_left(code: object) -> None:
     os._exit(status)
 
 
-__all__ = ["COLLECTOR_GEN0", "exit_now_if_left", "leave_to_exit", "tune_collector"]
+__all__ = [
+    "COLLECTOR_GEN0",
+    "ending_at_exit",
+    "exit_now_if_left",
+    "leave_to_exit",
+    "tune_collector",
+]

@@ -22,7 +22,7 @@ from typing import Any
 import typer
 
 from .. import __version__
-from ..runtime import exit_now_if_left, tune_collector
+from ..runtime import ending_at_exit, exit_now_if_left, tune_collector
 
 COMMAND_MODULES: tuple[str, ...] = ("scenario", "service", "hotline", "cot")
 """Modules of this package that add commands, in the order their help lists them."""
@@ -112,6 +112,7 @@ def __getattr__(name: str) -> Any:
 def main() -> None:
     """Entry point of the `deconfliction` script."""
     tune_collector()
+    ending_at_exit()
     try:
         _for_command_line(sys.argv[1:])()
     except SystemExit as done:

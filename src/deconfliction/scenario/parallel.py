@@ -29,7 +29,7 @@ from collections.abc import Iterator, Sequence
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
-from ..engine import Engine, EngineError, UnknownUnitError
+from ..engine import Engine
 from ..model import AlertEvent
 from .loader import LoadedScenario
 from .replay import batches_by_time, event_body
@@ -50,7 +50,8 @@ _Step = tuple[int, list[_Part]]
 
 
 class ReplayWorkerError(RuntimeError):
-    """A worker of a split replay failed or vanished; nothing more of it is written."""
+    """A worker of a split replay vanished, or failed with an error that cannot travel
+    to the parent; nothing more of the replay is written."""
 
 
 def can_split(loaded: LoadedScenario) -> bool:
@@ -100,18 +101,24 @@ class ParallelReplay:
 
     def json_steps(self) -> Iterator[tuple[int, list[bytes]]]:
         """Each step's number of reports and its events as JSON lines: those of
-        `Replay(loaded).json_steps()`."""
+        `Replay(loaded).json_steps()`, up to the error it would raise, then that error."""
         context = multiprocessing.get_context("fork")
         workers: list[tuple[Any, Connection]] = []
-        # The loaded scenario is shared with the workers as it is: frozen, the collector
-        # of a worker leaves its objects (and their pages) alone.
-        gc.freeze()
+        # The loaded scenario is shared with the workers as it is. Frozen, the collector
+        # of a worker leaves its objects (and their pages) alone; a program that froze
+        # objects of its own is left as it was.
+        freezing = gc.get_freeze_count() == 0
+        if freezing:
+            gc.freeze()
         try:
             for group in self.groups:
                 receive, send = context.Pipe(duplex=False)
+                # The worker closes the parent's ends it was forked with, so that the
+                # parent's end is its pipe's only reader: a parent gone is a broken pipe.
+                parents = [c for _, c in workers] + [receive]
                 process = context.Process(
                     target=_work,
-                    args=(self.loaded, group, send),
+                    args=(self.loaded, group, send, parents),
                     name=f"replay-{'-'.join(group)}",
                     daemon=True,
                 )
@@ -119,9 +126,10 @@ class ParallelReplay:
                 send.close()
                 workers.append((process, receive))
         finally:
-            gc.unfreeze()
+            if freezing:
+                gc.unfreeze()
         try:
-            yield from self._merged(workers)
+            yield from _merged(workers)
         finally:
             for process, connection in workers:
                 connection.close()
@@ -129,33 +137,82 @@ class ParallelReplay:
                     process.terminate()
                 process.join()
 
-    def _merged(self, workers: list[tuple[Any, Connection]]) -> Iterator[tuple[int, list[bytes]]]:
-        pending: list[deque[list[_Step]]] = [deque() for _ in workers]
-        finished = [False] * len(workers)
-        numbers: list[dict[int, int]] = [{} for _ in workers]
-        next_number = 1
-        by_connection = {id(connection): k for k, (_, connection) in enumerate(workers)}
-        while True:
-            # Read on until every worker has a chunk waiting or has finished, so that
-            # none of them stays blocked on a full pipe while another is read.
-            while any(not pending[k] and not finished[k] for k in range(len(workers))):
-                waiting = [c for k, (_, c) in enumerate(workers) if not finished[k]]
-                for connection in wait(waiting):
-                    k = by_connection[id(connection)]
-                    message = _receive(workers[k][0], connection)  # type: ignore[arg-type]
-                    if message is None:
-                        finished[k] = True
-                    else:
-                        pending[k].append(message)
-            if not all(pending):
-                if any(pending):
-                    raise ReplayWorkerError("the replay's workers disagree on its batches")
-                return
-            chunks = [queue.popleft() for queue in pending]
-            for steps in zip(*chunks, strict=True):
-                reports = steps[0][0]
-                lines, next_number = _renumber([parts for _, parts in steps], numbers, next_number)
-                yield reports, lines
+
+MAX_HELD_STEPS = 4 * CHUNK_STEPS
+MAX_HELD_REPORTS = 4 * CHUNK_REPORTS
+"""How far ahead of the slowest worker the parent holds another's steps; beyond it, that
+worker waits on its pipe."""
+
+
+class _Feed:
+    """One worker as the parent reads it: its steps not yet merged, and how it ended."""
+
+    def __init__(self, process: Any, connection: Connection) -> None:
+        self.process = process
+        self.connection = connection
+        self.steps: deque[_Step] = deque()
+        self.reports = 0
+        self.finished = False
+        self.failure: BaseException | None = None
+
+    @property
+    def ended(self) -> bool:
+        return self.finished or self.failure is not None
+
+    @property
+    def hungry(self) -> bool:
+        """Whether to read from it now."""
+        return not self.ended and (
+            not self.steps or (len(self.steps) < MAX_HELD_STEPS and self.reports < MAX_HELD_REPORTS)
+        )
+
+    def read(self) -> None:
+        try:
+            kind, payload = pickle.loads(self.connection.recv_bytes())
+        except (EOFError, OSError):
+            self.process.join()
+            raise ReplayWorkerError(
+                f"replay worker {self.process.name} ended without finishing (exit code "
+                f"{self.process.exitcode})"
+            ) from None
+        if kind == "steps":
+            self.steps.extend(payload)
+            self.reports += sum(reports for reports, _ in payload)
+        elif kind == "done":
+            self.finished = True
+        else:
+            self.failure = _failure(self.process.name, payload)
+
+    def take(self) -> _Step:
+        step = self.steps.popleft()
+        self.reports -= step[0]
+        return step
+
+
+def _merged(workers: list[tuple[Any, Connection]]) -> Iterator[tuple[int, list[bytes]]]:
+    """The workers' steps side by side, merged into the single process's lines."""
+    feeds = [_Feed(process, connection) for process, connection in workers]
+    numbers: list[dict[int, int]] = [{} for _ in feeds]
+    next_number = 1
+    by_connection = {id(feed.connection): feed for feed in feeds}
+    while True:
+        if all(feed.steps for feed in feeds):
+            steps = [feed.take() for feed in feeds]
+            lines, next_number = _renumber([parts for _, parts in steps], numbers, next_number)
+            yield steps[0][0], lines
+            continue
+        # Some worker has no step waiting. Once each has this step or has ended: one
+        # that failed here raises what one process raises here (the first party's
+        # error first), and if all have finished, so has the replay.
+        if all(feed.steps or feed.ended for feed in feeds):
+            for feed in feeds:
+                if not feed.steps and feed.failure is not None:
+                    raise feed.failure
+            if any(feed.steps for feed in feeds):
+                raise ReplayWorkerError("the replay's workers disagree on its batches")
+            return
+        for connection in wait([f.connection for f in feeds if f.hungry]):
+            by_connection[id(connection)].read()
 
 
 def _renumber(
@@ -179,54 +236,70 @@ def _renumber(
     return lines, next_number
 
 
-def _receive(process: Any, connection: Connection) -> list[_Step] | None:
-    """A worker's next chunk of steps, None when it has finished."""
-    try:
-        message = pickle.loads(connection.recv_bytes())
-    except (EOFError, OSError):
-        process.join()
-        raise ReplayWorkerError(
-            f"replay worker {process.name} ended without finishing (exit code {process.exitcode})"
-        ) from None
-    kind, payload = message
-    if kind == "steps":
-        steps: list[_Step] = payload
-        return steps
-    if kind == "done":
-        return None
-    name, text, trace, refused = payload
-    if refused:
-        # what the engine refused is refused as it would be in one process
-        raise EngineError(text)
-    raise ReplayWorkerError(f"replay worker {process.name} failed: {name}: {text}\n{trace}")
+def _failure(worker: str, payload: tuple[bytes | None, str, str, str]) -> BaseException:
+    """A worker's error as the parent raises it: the same exception where it can travel."""
+    blob, name, text, trace = payload
+    if blob is not None:
+        error: BaseException = pickle.loads(blob)
+        error.add_note(f"raised in replay worker {worker}")
+        return error
+    return ReplayWorkerError(f"replay worker {worker} failed: {name}: {text}\n{trace}")
 
 
-def _work(loaded: LoadedScenario, parties: list[str], connection: Connection) -> None:
+def _work(
+    loaded: LoadedScenario,
+    parties: list[str],
+    connection: Connection,
+    parents: list[Connection],
+) -> None:
     """A worker: the replay's batches through an engine keeping only these parties."""
+    for inherited in parents:
+        inherited.close()
     # Ctrl-C reaches the whole process group: the parent stops the workers itself.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    chunk: list[_Step] = []
     try:
         engine = Engine.from_scenario(loaded.scenario, observers=parties)
         rank = {p.id: i for i, p in enumerate(loaded.scenario.parties)}
-        chunk: list[_Step] = []
         reports = 0
         for batch in batches_by_time(loaded.reports):
             events = engine.ingest(batch)
             chunk.append((len(batch), [_part(event, rank) for event in events]))
             reports += len(batch)
             if reports >= CHUNK_REPORTS or len(chunk) >= CHUNK_STEPS:
-                connection.send_bytes(pickle.dumps(("steps", chunk), pickle.HIGHEST_PROTOCOL))
+                _send(connection, "steps", chunk)
                 chunk, reports = [], 0
         if chunk:
-            connection.send_bytes(pickle.dumps(("steps", chunk), pickle.HIGHEST_PROTOCOL))
-        connection.send_bytes(pickle.dumps(("done", None)))
+            _send(connection, "steps", chunk)
+        _send(connection, "done", None)
+    except BrokenPipeError:
+        pass  # the parent has gone, or stopped reading: nobody to tell
     except BaseException as error:  # reported to the parent, which raises it there
-        refused = isinstance(error, EngineError | UnknownUnitError)
-        failure = (type(error).__name__, str(error), traceback.format_exc(), refused)
-        with contextlib.suppress(OSError):  # the parent has gone: nobody to tell
-            connection.send_bytes(pickle.dumps(("error", failure)))
+        with contextlib.suppress(OSError):
+            # the steps before the failing one, as one process yields them
+            if chunk:
+                _send(connection, "steps", chunk)
+            _send(
+                connection,
+                "error",
+                (_portable(error), type(error).__name__, str(error), traceback.format_exc()),
+            )
     finally:
         connection.close()
+
+
+def _send(connection: Connection, kind: str, payload: object) -> None:
+    connection.send_bytes(pickle.dumps((kind, payload), pickle.HIGHEST_PROTOCOL))
+
+
+def _portable(error: BaseException) -> bytes | None:
+    """The error pickled, if it comes back whole from its pickle."""
+    try:
+        blob = pickle.dumps(error, pickle.HIGHEST_PROTOCOL)
+        back = pickle.loads(blob)
+    except Exception:
+        return None
+    return blob if type(back) is type(error) and str(back) == str(error) else None
 
 
 def _part(event: AlertEvent, rank: dict[str, int]) -> _Part:
