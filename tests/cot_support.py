@@ -154,7 +154,7 @@ class TakClient:
             self.received.events.append(etree.fromstring(data[start:]))
 
     async def wait_for(
-        self, predicate: Callable[[Received], bool], timeout: float = 5.0
+        self, predicate: Callable[[Received], bool], timeout: float = 15.0
     ) -> Received:
         """Wait until what came back satisfies `predicate`."""
         deadline = asyncio.get_running_loop().time() + timeout
