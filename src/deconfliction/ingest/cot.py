@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
+from typing import Protocol
 from xml.etree.ElementTree import Element, ParseError
 from xml.parsers.expat import XMLParserType
 
@@ -271,7 +272,14 @@ def _point(event: CotEvent, attrib: dict[str, str]) -> None:
     event.lat, event.lon, event.ce = read_point(attrib)
 
 
-def _detail_item(event: CotEvent, tag: str, attrib: dict[str, str]) -> None:
+class _Details(Protocol):
+    """What a detail item sets: an event's, or a reader's for the atom it is reading."""
+
+    callsign: str | None
+    extension: dict[str, str] | None
+
+
+def _detail_item(event: _Details, tag: str, attrib: dict[str, str]) -> None:
     if tag == "contact":
         callsign = attrib.get("callsign")
         if callsign:

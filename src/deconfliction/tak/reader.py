@@ -351,12 +351,7 @@ class _GroupHandler:
 
     def _detail(self, tag: str, attrib: dict[str, str]) -> None:
         if self.atom:
-            if tag == "contact":
-                callsign = attrib.get("callsign")
-                if callsign:
-                    self.callsign = callsign
-            elif tag == "__deconfliction":
-                self.extension = dict(attrib)
+            _detail_item(self, tag, attrib)
         elif self.current is not None:
             if tag in ("contact", "__deconfliction"):
                 _detail_item(self.current, tag, attrib)
